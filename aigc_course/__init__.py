@@ -11,7 +11,7 @@ import os as _os
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from aigc_course.env import is_smoke, knob, setup  # noqa: E402
+from aigc_course.env import environment_report, is_smoke, knob, setup  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["setup", "is_smoke", "knob", "__version__"]
+__all__ = ["setup", "environment_report", "is_smoke", "knob", "__version__"]

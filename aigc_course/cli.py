@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aigc-course", description="Tools for the AIGC course: training, sampling, exercises, grading.")
+    parser = argparse.ArgumentParser(
+        prog="aigc-course",
+        description="Tools for the AIGC course: training, sampling, exercises, grading.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     argv = sys.argv[1:] if argv is None else argv

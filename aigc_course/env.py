@@ -39,7 +39,7 @@ def _plot_style() -> None:
     )
 
 
-def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> dict[str, object]:
+def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> None:
     """Prepare a notebook: quiet TensorFlow, seed every generator, set the plot style.
 
     ``deterministic=True`` pins TensorFlow to one thread and turns on op determinism, so
@@ -47,7 +47,8 @@ def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> di
     not for long training: one thread is about 1.6x slower on two cores). Threads can
     only be pinned before TensorFlow runs its first op; calling ``setup`` again is safe.
 
-    Returns a small report (TensorFlow version, devices) and prints it as one line.
+    Prints a one-line report (TensorFlow version, devices); :func:`environment_report`
+    returns the same facts as a dict.
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -55,7 +56,7 @@ def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> di
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
 
-    from aigc_course._tf import GPUS, keras, tf
+    from aigc_course._tf import keras, tf
 
     tf.get_logger().setLevel("ERROR")
     if deterministic and not _state["threads_pinned"]:
@@ -65,8 +66,10 @@ def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> di
             _state["threads_pinned"] = True
         except RuntimeError:
             # TensorFlow already ran an op in this kernel; results are still seeded.
-            print("note: TensorFlow was already running, so threads stay unpinned; "
-                  "restart the kernel for bit-identical results.")
+            print(
+                "note: TensorFlow was already running, so threads stay unpinned; "
+                "restart the kernel for bit-identical results."
+            )
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
@@ -75,18 +78,31 @@ def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> di
     np.random.seed(seed)
     _plot_style()
 
-    gpus = GPUS
-    report = {
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "gpus": len(gpus),
-        "seed": seed,
-        "deterministic": deterministic,
-        "smoke": is_smoke(),
-    }
+    _state.update(seed=seed, deterministic=deterministic)
     if not quiet:
-        device = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
+        report = environment_report()
+        device = f"{report['gpus']} GPU(s)" if report["gpus"] else "CPU only"
         extra = " · deterministic" if deterministic else ""
         extra += " · smoke mode (AIGC_SMOKE=1)" if report["smoke"] else ""
-        print(f"TensorFlow {tf.__version__} · Keras {keras.__version__} · {device} · seed {seed}{extra}")
-    return report
+        print(
+            f"TensorFlow {tf.__version__} · Keras {keras.__version__} · {device} · seed {seed}{extra}"
+        )
+
+
+def environment_report() -> dict[str, object]:
+    """Versions, devices and switches of this kernel, for the environment check."""
+    import platform
+
+    from aigc_course._tf import GPUS, keras, tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "gpus": len(GPUS),
+        "gpu_names": [d.name for d in GPUS],
+        "smoke": is_smoke(),
+        "offline": os.environ.get("AIGC_OFFLINE", "0") == "1",
+        "seed": _state.get("seed"),
+        "deterministic": _state.get("deterministic", False),
+    }

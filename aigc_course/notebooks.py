@@ -1,0 +1,146 @@
+"""Re-execute course notebooks in place, reproducibly (``aigc-course refresh``).
+
+Committed notebooks carry their outputs: students read them on the web and nbval compares
+CI's fresh run against them. This command is the only way those outputs are made, so they
+always come from a clean kernel, the default parameters and the same environment CI uses:
+no network, a fixed hash seed, TensorFlow's logs quiet. Metadata is reduced to what is
+stable (no timestamps, no Python patch versions, no widget state) and a notebook is only
+overwritten, atomically, when every cell ran; a failure leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import nbformat
+
+#: Environment every refresh runs under (CI's, minus the smoke switch).
+REFRESH_ENV = {
+    "AIGC_OFFLINE": "1",
+    "PYTHONHASHSEED": "0",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+_CELL_METADATA_KEPT = ("tags", "exercise")
+
+
+def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Keep only stable metadata so that a refresh changes nothing but real outputs."""
+    nb.metadata = nbformat.from_dict(
+        {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    )
+    for cell in nb.cells:
+        cell.metadata = nbformat.from_dict(
+            {k: cell.metadata[k] for k in _CELL_METADATA_KEPT if k in cell.metadata}
+        )
+        if cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                # Widget views are live objects; their saved state is noise in the file.
+                data = out.get("data", {})
+                data.pop("application/vnd.jupyter.widget-view+json", None)
+                if out.get("output_type") in {"display_data", "execute_result"} and not data:
+                    out["data"] = {"text/plain": "(interactive widget: run the notebook to use it)"}
+    nbformat.validate(nb)
+    return nb
+
+
+def _write_atomically(nb: nbformat.NotebookNode, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            nbformat.write(nb, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def refresh_notebook(path: str | os.PathLike, timeout: int = 1800, smoke: bool = False) -> float:
+    """Execute one notebook in a fresh kernel in its own folder and store the outputs.
+
+    Returns the wall time in seconds. Raises ``RuntimeError`` naming the failing cell.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    if not path.is_file() or path.suffix != ".ipynb":
+        raise FileNotFoundError(f"{path}: not a notebook file (expected an existing .ipynb)")
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+
+    saved = {k: os.environ.get(k) for k in (*REFRESH_ENV, "AIGC_SMOKE", "MPLBACKEND")}
+    os.environ.update(REFRESH_ENV)
+    os.environ.pop("MPLBACKEND", None)  # the kernel must use its inline backend
+    if smoke:
+        os.environ["AIGC_SMOKE"] = "1"
+    else:
+        os.environ.pop("AIGC_SMOKE", None)
+    start = time.perf_counter()
+    try:
+        client = NotebookClient(
+            nb,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent.resolve())}},
+            record_timing=False,
+        )
+        client.execute()
+    except CellExecutionError as err:
+        raise RuntimeError(f"{path}: a cell failed, notebook left unchanged.\n{err}") from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    _write_atomically(normalise(nb), path)
+    return time.perf_counter() - start
+
+
+def _expand(paths: Iterable[str]) -> list[Path]:
+    found: list[Path] = []
+    for p in map(Path, paths):
+        found.extend(sorted(p.glob("*.ipynb")) if p.is_dir() else [p])
+    return found
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        default=["notebooks", "solutions"],
+        help="notebooks or folders (default: notebooks/ and solutions/)",
+    )
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="run with AIGC_SMOKE=1 (a quick try-out; never commit outputs made this way)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    failures = 0
+    for path in _expand(args.paths):
+        print(f"refreshing {path} ...", flush=True)
+        try:
+            seconds = refresh_notebook(path, timeout=args.timeout, smoke=args.smoke)
+        except RuntimeError as err:
+            failures += 1
+            print(err)
+            continue
+        print(f"  done in {seconds:.0f} s")
+    return 1 if failures else 0
