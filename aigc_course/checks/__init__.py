@@ -1,0 +1,278 @@
+"""Generic checks for exercises: compact, deterministic messages that say what went wrong.
+
+A chapter's checks live in ``aigc_course.checks.chNN`` and are built from these helpers::
+
+    from aigc_course.checks import check, check_close, check_shape, ok
+
+    @check
+    def check_relu(relu):
+        check_close("relu([-1, 2])", relu(np.array([-1.0, 2.0])), [0.0, 2.0])
+        ok("relu is correct")
+
+Every helper returns ``None`` when the value is right and raises :class:`CheckFailed` (an
+``AssertionError``) otherwise, with what was expected, what came back and a hint. Values may be
+NumPy arrays, Python numbers or TensorFlow tensors; they are read with ``np.asarray``, so this
+module never imports TensorFlow.
+
+Wrap each public check in :func:`check` (or call it through :func:`run_check`): when the
+student's function still raises the stub's ``NotImplementedError``, the check raises
+:class:`NotAttempted` instead, which is both a ``CheckFailed`` and a ``NotImplementedError``.
+In Jupyter both exceptions print as one or two plain lines rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+NOT_ATTEMPTED = "not attempted yet: replace the `raise NotImplementedError` line with your code"
+RETURNED_NONE = "returned None — did you forget `return`?"
+
+__all__ = [
+    "CheckFailed",
+    "NotAttempted",
+    "check",
+    "run_check",
+    "ok",
+    "check_close",
+    "check_shape",
+    "check_dtype",
+    "check_callable",
+    "check_true",
+    "check_finite",
+]
+
+
+class CheckFailed(AssertionError):
+    """A check did not pass. ``str(err)`` is the message plus, if any, a ``hint:`` line."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message}\nhint: {hint}")
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows these lines instead of a traceback: the message is the whole story.
+        lines = [f"✘ {self.message}"]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return lines
+
+
+class NotAttempted(CheckFailed, NotImplementedError):
+    """The student's code still raises the stub's ``NotImplementedError``."""
+
+    def __init__(self, name: str, stub_hint: str = "") -> None:
+        super().__init__(f"{name}: {NOT_ATTEMPTED}", stub_hint or None)
+
+
+def _not_attempted(name: str, err: NotImplementedError) -> NotAttempted:
+    return err if isinstance(err, NotAttempted) else NotAttempted(name, str(err))
+
+
+def check(fn: F) -> F:
+    """Decorator for a check function: a ``NotImplementedError`` raised by the student's code
+    (the untouched stub) becomes :class:`NotAttempted` named after the check."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError as err:
+            raise _not_attempted(fn.__name__, err) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def run_check(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` as :func:`check` would: a stub's ``NotImplementedError``
+    becomes :class:`NotAttempted`. Returns what ``fn`` returns."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as err:
+        raise _not_attempted(getattr(fn, "__name__", "check"), err) from None
+
+
+def ok(message: str) -> None:
+    """Print a one-line success message: ``✔ <message>``."""
+    print(f"✔ {message}")
+
+
+def _fmt(value: Any) -> str:
+    """A short, deterministic rendering of a number, array or shape."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_fmt(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if value is None or isinstance(value, str | bool | int | np.integer):
+        return str(value)
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return f"{arr.item():.6g}" if arr.dtype.kind in "fc" else str(arr.item())
+    flat = arr.ravel()
+    head = ", ".join(_fmt(v) for v in flat[:4]) + (", ..." if flat.size > 4 else "")
+    return f"array of shape {_fmt(arr.shape)} [{head}]"
+
+
+def _as_array(name: str, got: Any, hint: str | None) -> np.ndarray:
+    if got is None:
+        raise CheckFailed(f"{name} {RETURNED_NONE}", hint)
+    try:
+        arr = np.asarray(got)
+    except Exception as err:  # e.g. a symbolic Keras tensor or a ragged list
+        raise CheckFailed(
+            f"{name}: could not read the result as numbers ({type(got).__name__}: {err})", hint
+        ) from None
+    if arr.dtype == object:
+        raise CheckFailed(
+            f"{name}: could not read the result as numbers (got {type(got).__name__})",
+            hint or "return a NumPy array, a tensor or a number, not a ragged list",
+        )
+    return arr
+
+
+def _shape_of(got: Any) -> tuple[int | None, ...]:
+    shape = getattr(got, "shape", None)
+    if shape is None:
+        return np.asarray(got).shape
+    dims = getattr(shape, "as_list", None)  # tf.TensorShape
+    if dims is not None and shape.rank is not None:
+        shape = dims()
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _shapes_match(got: Sequence[int | None], expected: Sequence[int | None]) -> bool:
+    return len(got) == len(expected) and all(
+        e is None or g == e for g, e in zip(got, expected, strict=True)
+    )
+
+
+def _shape_hint(got: tuple, expected: tuple) -> str | None:
+    """Name the usual shape mistakes: a missing/extra channel or batch axis, swapped axes."""
+    if _shapes_match(got, expected[:-1]) and expected[-1:] == (1,):
+        return "the channel axis is missing: add it with x[..., None] or tf.expand_dims(x, -1)"
+    if got[-1:] == (1,) and _shapes_match(got[:-1], expected):
+        return "there is an extra axis of size 1 at the end: remove it with np.squeeze(x, -1)"
+    if _shapes_match(got, expected[1:]):
+        return "the batch axis is missing: the first axis should count the examples"
+    if len(expected) == 0 and len(got) > 0:
+        return "expected a single number: did you forget to average (np.mean / tf.reduce_mean)?"
+    if len(got) == len(expected) and None not in expected and sorted(got) == sorted(expected):
+        return "the axes are in the wrong order: check how you transposed or reshaped"
+    return None
+
+
+def check_shape(
+    name: str, got: Any, expected_shape: Sequence[int | None], hint: str | None = None
+) -> None:
+    """``got`` (array, tensor or anything with ``.shape``) has ``expected_shape``; ``None`` in
+    ``expected_shape`` matches any size (e.g. the batch axis of a Keras model's output)."""
+    if got is None:
+        raise CheckFailed(f"{name} {RETURNED_NONE}", hint)
+    expected = tuple(expected_shape)
+    shape = _shape_of(got)
+    if not _shapes_match(shape, expected):
+        raise CheckFailed(
+            f"{name}: expected shape {_fmt(expected)}, got {_fmt(shape)}",
+            hint or _shape_hint(shape, expected),
+        )
+
+
+def _dtype_name(dtype: Any) -> str:
+    if not isinstance(dtype, type | str):  # an array or tensor, or a dtype object itself
+        dtype = getattr(dtype, "dtype", dtype)
+    name = getattr(dtype, "name", None)
+    if isinstance(name, str):
+        return name
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype)
+
+
+def check_dtype(name: str, got: Any, expected_dtype: Any, hint: str | None = None) -> None:
+    """``got`` has dtype ``expected_dtype`` (a name such as ``"float32"``, a NumPy or a TF dtype)."""
+    if got is None:
+        raise CheckFailed(f"{name} {RETURNED_NONE}", hint)
+    if not hasattr(got, "dtype"):
+        got = np.asarray(got)
+    have, want = _dtype_name(got), _dtype_name(expected_dtype)
+    if have == want:
+        return
+    if hint is None and have == "uint8" and want.startswith("float"):
+        hint = f"convert the pixels with x.astype(np.{want}) or tf.cast(x, tf.{want})"
+    elif hint is None and have == "float64" and want == "float32":
+        hint = "NumPy computes in float64 by default: convert with x.astype(np.float32)"
+    raise CheckFailed(f"{name}: expected dtype {want}, got {have}", hint)
+
+
+def check_callable(name: str, obj: Any) -> None:
+    """``obj`` is a function (or another callable, such as a Keras model)."""
+    if obj is None:
+        raise CheckFailed(f"{name} is None", "define it (def ...) and run its cell first")
+    if not callable(obj):
+        raise CheckFailed(
+            f"{name}: expected a function, got {type(obj).__name__}",
+            "pass the function itself, without calling it: f, not f()",
+        )
+
+
+def check_true(condition: Any, message: str, hint: str | None = None) -> None:
+    """``condition`` is true; otherwise fail with ``message`` (say what was expected)."""
+    if not bool(condition):
+        raise CheckFailed(message, hint)
+
+
+def check_finite(name: str, got: Any) -> None:
+    """``got`` holds no NaN or infinity."""
+    arr = _as_array(name, got, None)
+    if arr.dtype.kind not in "fc":
+        return
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        nans, infs = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
+        raise CheckFailed(
+            f"{name}: expected finite numbers, got {nans} NaN and {infs} inf of {arr.size} values",
+            "NaN and inf usually come from log(0) or a division by zero: work with logits "
+            "(from_logits=True) or add a small epsilon",
+        )
+
+
+def check_close(
+    name: str,
+    got: Any,
+    expected: Any,
+    *,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+    hint: str | None = None,
+) -> None:
+    """``got`` equals ``expected`` within ``atol + rtol * |expected|``, element by element,
+    with the same shape."""
+    arr = _as_array(name, got, hint)
+    want = np.asarray(expected, dtype=np.float64)
+    if arr.shape != want.shape:
+        raise CheckFailed(
+            f"{name}: expected shape {_fmt(want.shape)}, got {_fmt(arr.shape)}",
+            hint or _shape_hint(arr.shape, want.shape),
+        )
+    if arr.dtype.kind not in "biufc":
+        raise CheckFailed(f"{name}: expected numbers, got dtype {arr.dtype.name}", hint)
+    have = arr.astype(np.float64)
+    check_finite(name, have)
+    close = np.isclose(have, want, atol=atol, rtol=rtol)
+    if close.all():
+        return
+    if hint is None and np.any(want != 0) and np.allclose(have, -want, atol=atol, rtol=rtol):
+        hint = "the sign looks flipped"
+    if want.ndim == 0:
+        raise CheckFailed(f"{name}: expected {_fmt(want)}, got {_fmt(have)}", hint)
+    where = tuple(int(i) for i in np.argwhere(~close)[0])
+    raise CheckFailed(
+        f"{name}: {int((~close).sum())} of {want.size} values differ; first at index "
+        f"{_fmt(where)}: expected {_fmt(want[where])}, got {_fmt(have[where])}",
+        hint,
+    )
