@@ -1,0 +1,107 @@
+"""A small, cited table of generative-model milestones, and a figure of it (chapter 01).
+
+The table lives in ``aigc_course/_data/milestones.csv`` (columns ``year, milestone, modality,
+family, source``); every row names the paper or report it comes from, so readers can check it.
+It is read with the standard library so chapter 01 does not need pandas or TensorFlow.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+MODALITIES = ("text", "image", "audio", "video")
+COLUMNS = ("year", "milestone", "modality", "family", "source")
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One row of the milestones table."""
+
+    year: int
+    milestone: str
+    modality: str
+    family: str
+    source: str
+
+
+def load_milestones(path: str | Path | None = None) -> list[Milestone]:
+    """Read the milestones table (the shipped one unless ``path`` is given), sorted by year.
+
+    Raises ``ValueError`` naming the file and line when a row is malformed, so an edited
+    table fails loudly instead of drawing a wrong timeline.
+    """
+    if path is None:
+        text = resources.files("aigc_course").joinpath("_data/milestones.csv").read_text("utf-8")
+        where = "aigc_course/_data/milestones.csv"
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no milestones table at {path}; pass a CSV file or None")
+        text = path.read_text("utf-8")
+        where = str(path)
+    reader = csv.DictReader(text.splitlines())
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise ValueError(f"{where}: expected columns {', '.join(COLUMNS)}, got {reader.fieldnames}")
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        try:
+            year = int(row["year"])
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{where}, line {line}: year must be an integer, got {row['year']!r}"
+            ) from None
+        if row["modality"] not in MODALITIES:
+            raise ValueError(
+                f"{where}, line {line}: modality must be one of {MODALITIES}, got {row['modality']!r}"
+            )
+        if not row["milestone"] or not row["source"]:
+            raise ValueError(f"{where}, line {line}: every milestone needs a name and a source")
+        rows.append(
+            Milestone(year, row["milestone"], row["modality"], row["family"], row["source"])
+        )
+    return sorted(rows, key=lambda m: (m.year, m.modality, m.milestone))
+
+
+def plot_timeline(milestones: list[Milestone], ax=None, title: str | None = None):
+    """Draw the milestones as a timeline: one lane per modality, one labelled dot per row.
+
+    Labels within a lane alternate above and below the dot so neighbouring years stay legible.
+    Returns the matplotlib ``Axes``.
+    """
+    import matplotlib.pyplot as plt
+
+    if not milestones:
+        raise ValueError("plot_timeline needs at least one milestone; got an empty list")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 5.5))
+    colours = dict(zip(MODALITIES, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    lanes = {m: i for i, m in enumerate(reversed(MODALITIES))}
+    in_lane: dict[str, int] = {}
+    for m in milestones:
+        y = lanes[m.modality]
+        i = in_lane.get(m.modality, 0)
+        in_lane[m.modality] = i + 1
+        # alternate above/below, and near/far, so neighbours in a lane never share a spot
+        offset = (0.16 + 0.2 * ((i // 2) % 2)) * (1 if i % 2 == 0 else -1)
+        ax.plot(m.year, y, "o", color=colours[m.modality], markersize=8, zorder=3)
+        ax.annotate(
+            m.milestone,
+            (m.year, y),
+            (m.year, y + offset),
+            ha="center",
+            va="bottom" if offset > 0 else "top",
+            fontsize=9,
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6},
+        )
+    years = [m.year for m in milestones]
+    ax.set_xlim(min(years) - 1, max(years) + 1)
+    ax.set_xticks(range(min(years) - min(years) % 2, max(years) + 2, 2))
+    ax.set_ylim(-0.6, len(MODALITIES) - 0.4)
+    ax.set_yticks(list(lanes.values()), list(lanes.keys()))
+    ax.set_xlabel("year")
+    ax.grid(axis="y", alpha=0)
+    ax.set_title(title or "Milestones of generative models (each row cited in milestones.csv)")
+    return ax
