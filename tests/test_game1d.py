@@ -1,0 +1,143 @@
+"""The 1-D GAN game: densities, integration, D*, V, JSD, and the slider toy's callbacks."""
+
+import math
+
+import numpy as np
+import pytest
+
+from aigc_course.game1d import (
+    LOG4,
+    GameExplorer,
+    Mixture,
+    Normal,
+    game_explorer,
+    grid,
+    integrate,
+    js_divergence,
+    kl_divergence,
+    optimal_discriminator,
+    optimal_logits,
+    plot_game,
+    solve_game,
+    value_function,
+)
+
+MIX = Mixture((Normal(-2.0, 0.5), Normal(1.5, 0.8)), (0.3, 0.7))
+
+
+def _kl_normal(a: Normal, b: Normal) -> float:
+    return math.log(b.sigma / a.sigma) + (a.sigma**2 + (a.mu - b.mu) ** 2) / (2 * b.sigma**2) - 0.5
+
+
+@pytest.mark.parametrize("dist", [Normal(0.0, 1.0), Normal(3.0, 0.2), MIX])
+def test_densities_integrate_to_one_and_match_samples(dist):
+    x = grid(dist)
+    assert integrate(dist.pdf(x), x) == pytest.approx(1.0, abs=1e-9)
+    rng = np.random.default_rng(0)
+    samples = dist.sample(200_000, rng)
+    mean = integrate(x * dist.pdf(x), x)
+    assert samples.mean() == pytest.approx(mean, abs=0.01)
+
+
+def test_kl_matches_the_gaussian_closed_form():
+    for a, b in [(Normal(0, 1), Normal(1, 2)), (Normal(-1, 0.5), Normal(2, 1.5))]:
+        x = grid(a, b)
+        assert kl_divergence(a.pdf(x), b.pdf(x), x) == pytest.approx(_kl_normal(a, b), abs=1e-7)
+
+
+def test_optimal_discriminator_formula_and_edge_cases():
+    p = np.array([0.0, 1.0, 2.0, 0.0])
+    q = np.array([0.0, 1.0, 6.0, 3.0])
+    np.testing.assert_allclose(optimal_discriminator(p, q), [0.5, 0.5, 0.25, 0.0])
+    np.testing.assert_allclose(1 / (1 + np.exp(-optimal_logits(p, q))), [0.5, 0.5, 0.25, 0.0])
+    with pytest.raises(ValueError, match="same grid"):
+        optimal_discriminator(p, q[:3])
+    with pytest.raises(ValueError, match="negative"):
+        optimal_discriminator(-p - 1, q)
+
+
+@pytest.mark.parametrize(
+    "data, gen",
+    [(Normal(0, 1), Normal(0, 1)), (Normal(0, 1), Normal(2, 0.5)), (MIX, Normal(0, 1.5))],
+)
+def test_value_at_d_star_is_minus_log4_plus_2jsd_and_d_star_is_best(data, gen):
+    state = solve_game(data, gen)
+    assert state.value == pytest.approx(-LOG4 + 2 * state.jsd, abs=1e-9)
+    assert 0.0 <= state.jsd <= math.log(2) + 1e-12
+    # Any other discriminator scores lower: perturb D* and the value must drop.
+    x, p, q = state.x, state.p_data, state.p_g
+    for shift in (-0.5, 0.3):
+        other = optimal_logits(p, q) + shift
+        assert value_function(other, p, q, x, from_logits=True) < state.value
+    # A Monte Carlo estimate of V(D*, G) from samples agrees with the integral.
+    rng = np.random.default_rng(1)
+    xd, xg = data.sample(100_000, rng), gen.sample(100_000, rng)
+    dd = optimal_discriminator(data.pdf(xd), gen.pdf(xd))
+    dg = optimal_discriminator(data.pdf(xg), gen.pdf(xg))
+    mc = np.mean(np.log(dd)) + np.mean(np.log1p(-dg))
+    assert mc == pytest.approx(state.value, abs=0.02)
+
+
+def test_jsd_limits():
+    x = grid(Normal(0, 1), Normal(60, 1))
+    same = Normal(0, 1).pdf(x)
+    assert js_divergence(same, same, x) == pytest.approx(0.0, abs=1e-12)
+    assert js_divergence(same, Normal(60, 1).pdf(x), x) == pytest.approx(math.log(2), abs=1e-9)
+
+
+def test_value_function_with_probabilities_and_logits_agree():
+    x = grid(Normal(0, 1), Normal(1, 1), width=6)
+    p, q = Normal(0, 1).pdf(x), Normal(1, 1).pdf(x)
+    v_prob = value_function(optimal_discriminator(p, q), p, q, x)
+    v_logit = value_function(optimal_logits(p, q), p, q, x, from_logits=True)
+    assert v_prob == pytest.approx(v_logit, abs=1e-12)
+    # A discriminator that is sure (D = 1) where fakes live gets V = -inf, as the maths says.
+    assert value_function(np.ones_like(x), p, q, x) == -np.inf
+
+
+def test_bad_input_gives_clear_errors():
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        Normal(0, 0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        Mixture((Normal(0, 1), Normal(1, 1)), (0.5, 0.6))
+    with pytest.raises(ValueError, match="2 weights for 1 components"):
+        Mixture((Normal(0, 1),), (0.5, 0.5))
+    x = grid(Normal(0, 1))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        value_function(np.full_like(x, 1.5), x * 0, x * 0, x)
+    with pytest.raises(ValueError, match="at least one"):
+        grid()
+
+
+def test_plot_game_draws_two_panels():
+    fig = plot_game(Normal(0, 1), Normal(1, 0.7), mus=np.linspace(-2, 2, 5))
+    assert len(fig.axes) == 2
+    assert len(fig.axes[1].lines) >= 2
+
+
+def test_explorer_callbacks_update_numbers_and_picture():
+    toy = game_explorer(mu_g=2.0, sigma_g=0.5)
+    assert isinstance(toy, GameExplorer)
+    far_jsd, png = toy.state.jsd, toy.image.value
+    assert f"{toy.state.value:.4f}" in toy.readout.value
+    assert png[:4] == b"\x89PNG"
+
+    toy.mu_slider.value = 0.0  # moving a slider fires the observer
+    toy.sigma_slider.value = 1.0
+    assert toy.generator == Normal(0.0, 1.0)
+    assert toy.state.jsd == pytest.approx(0.0, abs=1e-9)
+    assert toy.state.value == pytest.approx(-LOG4, abs=1e-9)
+    np.testing.assert_allclose(toy.state.d_star, 0.5)
+    assert f"{-LOG4:.4f}" in toy.readout.value
+    assert toy.image.value != png
+
+    toy.mu_slider.value = 1.0
+    assert 0.0 < toy.state.jsd < far_jsd
+    assert f"{toy.state.jsd:.4f}" in toy.readout.value
+
+
+def test_explorer_accepts_a_mixture_and_rejects_other_data():
+    toy = game_explorer(MIX, mu_g=0.0, sigma_g=1.5)
+    assert toy.state.value == pytest.approx(toy.state.identity_rhs, abs=1e-9)
+    with pytest.raises(TypeError, match="Normal or a Mixture"):
+        game_explorer([0.0, 1.0])
