@@ -1,0 +1,165 @@
+"""GAN losses, all computed from the discriminator's raw outputs (logits), never from probabilities.
+
+Why logits: with :math:`D(x) = \\sigma(\\ell)`, the terms of the GAN objective are
+:math:`-\\log \\sigma(\\ell) = \\operatorname{softplus}(-\\ell)` and
+:math:`-\\log(1 - \\sigma(\\ell)) = \\operatorname{softplus}(\\ell)`. The softplus forms are exact
+and finite for every logit, whereas ``log(sigmoid(l))`` rounds ``sigmoid(-100)`` to 0 and returns
+``-inf`` (and a NaN gradient). Every function returns a float32 scalar (the batch mean), even when
+the model ran in float16.
+
+``LOSSES`` maps a name to a ``(discriminator_loss, generator_loss)`` pair; :func:`get_losses`
+looks one up. For ``"wgan_gp"`` the trainer must add :func:`gradient_penalty` to the critic loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+from aigc_course._tf import keras, tf
+
+
+def _f32(logits) -> tf.Tensor:
+    return tf.cast(tf.convert_to_tensor(logits), tf.float32)
+
+
+def discriminator_loss(real_logits, fake_logits) -> tf.Tensor:
+    """Standard GAN discriminator loss (Goodfellow et al., 2014), minimised by D.
+
+    ``L_D = -E_x[log D(x)] - E_z[log(1 - D(G(z)))]
+          = E[softplus(-real_logits)] + E[softplus(fake_logits)]``
+
+    The binary cross-entropy with label 1 for real and 0 for fake images. At logits 0 (D says
+    50 %) it equals ``2 log 2``; its minimum over a fixed generator gives the Jensen-Shannon link.
+    """
+    return tf.reduce_mean(tf.nn.softplus(-_f32(real_logits))) + tf.reduce_mean(
+        tf.nn.softplus(_f32(fake_logits))
+    )
+
+
+def generator_loss_saturating(fake_logits) -> tf.Tensor:
+    """The minimax generator objective, as a loss G minimises (it is usually negative).
+
+    ``L_G = E_z[log(1 - D(G(z)))] = -E[softplus(fake_logits)]``
+
+    Its gradient with respect to a logit is ``-sigmoid(logit)``: when D confidently rejects the
+    fakes (logit -> -inf, as early in training) the gradient vanishes and G learns nothing.
+    That is why :func:`generator_loss` is the default.
+    """
+    return -tf.reduce_mean(tf.nn.softplus(_f32(fake_logits)))
+
+
+def generator_loss(fake_logits) -> tf.Tensor:
+    """Non-saturating generator loss (the default; Goodfellow et al., 2014, section 3).
+
+    ``L_G = -E_z[log D(G(z))] = E[softplus(-fake_logits)]``
+
+    Same fixed point as the minimax objective, but its gradient with respect to a logit is
+    ``-sigmoid(-logit)``, which tends to -1 (not 0) when D rejects the fakes.
+    """
+    return tf.reduce_mean(tf.nn.softplus(-_f32(fake_logits)))
+
+
+def lsgan_discriminator_loss(real_outputs, fake_outputs) -> tf.Tensor:
+    """Least-squares GAN discriminator loss (Mao et al., 2017), on raw outputs, targets 1 and 0.
+
+    ``L_D = 1/2 E_x[(D(x) - 1)^2] + 1/2 E_z[D(G(z))^2]``
+    """
+    real, fake = _f32(real_outputs), _f32(fake_outputs)
+    return 0.5 * tf.reduce_mean(tf.square(real - 1.0)) + 0.5 * tf.reduce_mean(tf.square(fake))
+
+
+def lsgan_generator_loss(fake_outputs) -> tf.Tensor:
+    """Least-squares GAN generator loss (Mao et al., 2017): pull fakes to the "real" target 1.
+
+    ``L_G = 1/2 E_z[(D(G(z)) - 1)^2]``
+    """
+    return 0.5 * tf.reduce_mean(tf.square(_f32(fake_outputs) - 1.0))
+
+
+def wasserstein_critic_loss(real_scores, fake_scores) -> tf.Tensor:
+    """Wasserstein GAN critic loss (Arjovsky et al., 2017), minimised by the critic f.
+
+    ``L_f = E_z[f(G(z))] - E_x[f(x)]``
+
+    Its negative estimates the Wasserstein-1 distance only if f is 1-Lipschitz: add
+    :func:`gradient_penalty` (WGAN-GP) to enforce that softly.
+    """
+    return tf.reduce_mean(_f32(fake_scores)) - tf.reduce_mean(_f32(real_scores))
+
+
+def wasserstein_generator_loss(fake_scores) -> tf.Tensor:
+    """Wasserstein GAN generator loss: ``L_G = -E_z[f(G(z))]``."""
+    return -tf.reduce_mean(_f32(fake_scores))
+
+
+def gradient_penalty(critic, real, fake, weight: float = 10.0) -> tf.Tensor:
+    """WGAN-GP gradient penalty (Gulrajani et al., 2017).
+
+    ``GP = weight * E_{x_hat}[(||grad_{x_hat} f(x_hat)||_2 - 1)^2]``, with
+    ``x_hat = eps * x + (1 - eps) * G(z)``, ``eps ~ U(0, 1)`` drawn once per example.
+
+    ``critic`` is any callable from a batch of images to scores (a Keras model is called with
+    ``training=True``); ``real`` and ``fake`` are batches of the same shape. It is zero for a
+    critic whose gradient has norm 1 everywhere on the lines between real and fake samples.
+    """
+    real, fake = _f32(real), _f32(fake)
+    if (
+        real.shape.rank is None
+        or real.shape.rank < 2
+        or not real.shape.is_compatible_with(fake.shape)
+    ):
+        raise ValueError(
+            "gradient_penalty needs real and fake batches of the same shape (batch first), "
+            f"got {real.shape} and {fake.shape}"
+        )
+    if weight < 0:
+        raise ValueError(f"weight must be >= 0, got {weight!r}")
+    eps_shape = [tf.shape(real)[0]] + [1] * (real.shape.rank - 1)
+    eps = tf.random.uniform(eps_shape, 0.0, 1.0)
+    x_hat = eps * real + (1.0 - eps) * fake
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        scores = critic(x_hat, training=True) if isinstance(critic, keras.Layer) else critic(x_hat)
+        scores = _f32(scores)
+    grads = tape.gradient(scores, x_hat)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=list(range(1, real.shape.rank))) + 1e-12)
+    return weight * tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def hinge_discriminator_loss(real_logits, fake_logits) -> tf.Tensor:
+    """Hinge discriminator loss (Lim & Ye 2017; Miyato et al. 2018, SN-GAN).
+
+    ``L_D = E_x[max(0, 1 - D(x))] + E_z[max(0, 1 + D(G(z)))]``
+    """
+    return tf.reduce_mean(tf.nn.relu(1.0 - _f32(real_logits))) + tf.reduce_mean(
+        tf.nn.relu(1.0 + _f32(fake_logits))
+    )
+
+
+def hinge_generator_loss(fake_logits) -> tf.Tensor:
+    """Hinge generator loss: ``L_G = -E_z[D(G(z))]``."""
+    return -tf.reduce_mean(_f32(fake_logits))
+
+
+class LossPair(NamedTuple):
+    """A discriminator loss and its matching generator loss; unpacks as ``d_loss, g_loss``."""
+
+    discriminator: Callable[..., tf.Tensor]
+    generator: Callable[..., tf.Tensor]
+
+
+LOSSES: dict[str, LossPair] = {
+    "non_saturating": LossPair(discriminator_loss, generator_loss),
+    "minimax": LossPair(discriminator_loss, generator_loss_saturating),
+    "lsgan": LossPair(lsgan_discriminator_loss, lsgan_generator_loss),
+    "wgan_gp": LossPair(wasserstein_critic_loss, wasserstein_generator_loss),
+    "hinge": LossPair(hinge_discriminator_loss, hinge_generator_loss),
+}
+
+
+def get_losses(name: str) -> LossPair:
+    """The ``(discriminator_loss, generator_loss)`` pair called ``name`` (see ``LOSSES``)."""
+    if not isinstance(name, str) or name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(sorted(LOSSES))}")
+    return LOSSES[name]
