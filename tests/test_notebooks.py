@@ -1,0 +1,222 @@
+"""Notebook tests beyond nbval: hygiene of the committed files, papermill runs with injected
+parameters, and proof that the nbval comparison really bites.
+
+nbval itself runs over ``notebooks/`` and ``solutions/`` in the same pytest session (see
+``course.py test``); these tests make sure what it compares is worth comparing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+EXERCISES = sorted((ROOT / "exercises").glob("*.ipynb"))
+COMMITTED = NOTEBOOKS + SOLUTIONS  # stored with outputs, compared by nbval
+
+IGNORE_TAG = "nbval-ignore-output"
+NOISE = re.compile(
+    r"absl::InitializeLog|cudart_stub|cuda_(?:platform|dnn|blas|fft)|cuInit|oneDNN custom"
+    r"|^[IWE]\d{4} \d\d:\d\d|tensorflow/core/|computation placer",
+    re.MULTILINE,
+)
+AUTHOR_PATHS = re.compile(r"/root/|/home/\w+|/work/|/Users/\w+|[A-Za-z]:\\\\Users|/tmp/(?!ipykernel)")
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [f"{p.parent.name}/{p.name}" for p in paths]
+
+
+def _code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+def _tags(cell) -> set[str]:
+    return set(cell.metadata.get("tags", []))
+
+
+def _output_text(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append(f"{out.ename}: {out.evalue}")
+        else:
+            for mime, value in out.get("data", {}).items():
+                if mime.startswith("text/"):
+                    parts.append(value if isinstance(value, str) else "".join(value))
+    return "".join(parts)
+
+
+def test_there_are_notebooks() -> None:
+    assert (ROOT / "notebooks" / "00_start_here.ipynb") in NOTEBOOKS
+    assert len(NOTEBOOKS) >= 7, [p.name for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=_ids(COMMITTED))
+def test_committed_notebook_hygiene(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    code = _code_cells(nb)
+    assert code, f"{path.name} has no code"
+
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..n; refresh it with "
+        f"`aigc-course refresh {path.relative_to(ROOT)}` (never strip outputs: nbval then "
+        "compares nothing)"
+    )
+    first = code[0].source
+    assert "import aigc_course" in first and "aigc_course.setup(" in first, (
+        f"{path.name}: the first code cell must import aigc_course and call aigc_course.setup()"
+    )
+    params = [c for c in code if "parameters" in _tags(c)]
+    assert len(params) == 1, f"{path.name}: expected exactly one cell tagged 'parameters'"
+
+    for i, cell in enumerate(code, start=1):
+        text = _output_text(cell)
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if "raises-exception" not in _tags(cell):
+            assert not errors, f"{path.name} cell {i}: stored error {errors[0].ename}"
+        assert not NOISE.search(text), f"{path.name} cell {i}: TensorFlow log noise in output"
+        match = AUTHOR_PATHS.search(text)
+        assert not match, f"{path.name} cell {i}: machine-specific path {match.group(0)!r} in output"
+
+    with_output = [c for c in code if c.outputs]
+    compared = [c for c in with_output if IGNORE_TAG not in _tags(c)]
+    assert len(compared) * 3 >= len(with_output), (
+        f"{path.name}: only {len(compared)} of {len(with_output)} cells with output are compared "
+        "by nbval; tag only training-dependent cells with nbval-ignore-output"
+    )
+    assert set(nb.metadata) <= {"kernelspec", "language_info"}, (
+        f"{path.name}: unstable notebook metadata {sorted(nb.metadata)}; refresh it"
+    )
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=_ids(EXERCISES))
+def test_exercise_notebooks_are_clean(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert (ROOT / "solutions" / path.name).exists(), f"{path.name} has no solutions notebook"
+    for cell in _code_cells(nb):
+        assert not cell.outputs and cell.execution_count is None, (
+            f"{path.name}: exercise notebooks are handed out without outputs"
+        )
+        assert "### BEGIN SOLUTION" not in cell.source and "HIDDEN TESTS" not in cell.source
+
+
+def _smoke_parameters(nb) -> dict:
+    """The notebook's own parameters, as its parameters cell computes them under AIGC_SMOKE=1."""
+    import aigc_course
+
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    namespace: dict = {"aigc_course": aigc_course}
+    exec(cell.source, namespace)  # noqa: S102 - the course's own, committed parameters cell
+    simple = (bool, int, float, str, type(None))
+    return {
+        k: v
+        for k, v in namespace.items()
+        if k.isupper() and (isinstance(v, simple) or (isinstance(v, list | tuple) and all(isinstance(x, simple) for x in v)))
+    }
+
+
+def _papermill(path: Path, out: Path, parameters: dict) -> None:
+    import papermill
+
+    papermill.execute_notebook(
+        str(path),
+        str(out),
+        parameters=parameters,
+        kernel_name="python3",
+        cwd=str(path.parent),
+        execution_timeout=600,
+        progress_bar=False,
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=_ids(NOTEBOOKS + SOLUTIONS))
+def test_papermill_runs_with_injected_parameters(path: Path, tmp_path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    parameters = _smoke_parameters(nb)
+    out = tmp_path / path.name
+    _papermill(path, out, parameters)
+    result = nbformat.read(out, as_version=4)
+    injected = [c for c in result.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected, "papermill did not inject the parameters"
+    for name in parameters:
+        assert re.search(rf"^{name} = ", injected[0].source, re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=_ids(EXERCISES))
+def test_exercise_notebooks_stop_only_at_stubs(path: Path, tmp_path: Path) -> None:
+    import papermill
+
+    nb = nbformat.read(ROOT / "solutions" / path.name, as_version=4)
+    try:
+        _papermill(path, tmp_path / path.name, _smoke_parameters(nb))
+    except papermill.PapermillExecutionError as err:
+        stub = err.ename == "NotImplementedError" or (
+            err.ename == "CheckFailed" and "not attempted" in err.evalue
+        )
+        assert stub, f"{path.name} failed before reaching a stub: {err.ename}: {err.evalue}"
+    else:
+        pytest.fail(f"{path.name} ran to the end: its stubs do not stop a student who skips them")
+
+
+def test_papermill_injection_changes_the_run(tmp_path: Path) -> None:
+    path = ROOT / "notebooks" / "00_start_here.ipynb"
+    out = tmp_path / path.name
+    _papermill(path, out, {"SHOW_SAMPLES": 3})
+    result = nbformat.read(out, as_version=4)
+    texts = "".join(_output_text(c) for c in result.cells if c.cell_type == "code")
+    assert "Showing 3 real images" in texts
+
+
+def _nbval(notebook: Path) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+        "--nbval-sanitize-with", str(ROOT / "tests" / "sanitize.cfg"), "-q", str(notebook),
+    ]
+    return subprocess.run(cmd, cwd=notebook.parent, capture_output=True, text=True, timeout=600)
+
+
+def test_nbval_bites_on_a_changed_stored_number(tmp_path: Path) -> None:
+    """Change one digit in a compared cell's stored output: nbval must fail; unchanged, pass."""
+    source = ROOT / "notebooks" / "00_start_here.ipynb"
+    nb = json.loads(source.read_text(encoding="utf-8"))
+    target = None
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or IGNORE_TAG in cell["metadata"].get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream" and re.search(r"\d", "".join(out["text"])):
+                target = out
+                break
+        if target:
+            break
+    assert target, "00_start_here has no compared cell that prints a number"
+
+    good = tmp_path / "good" / source.name
+    good.parent.mkdir()
+    shutil.copy(source, good)
+    ok = _nbval(good)
+    assert ok.returncode == 0, ok.stdout[-3000:]
+
+    text = "".join(target["text"])
+    digit = re.search(r"\d", text)
+    changed = str((int(digit.group(0)) + 1) % 10)
+    target["text"] = text[: digit.start()] + changed + text[digit.end() :]
+    bad = tmp_path / "bad" / source.name
+    bad.parent.mkdir()
+    bad.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    failed = _nbval(bad)
+    assert failed.returncode != 0, "nbval passed a notebook whose stored output was changed"
+    assert "1 failed" in failed.stdout or "failed" in failed.stdout
