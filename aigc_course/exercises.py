@@ -9,14 +9,13 @@
   of the cell) becomes :data:`MARKDOWN_STUB`; text before and after is kept;
 * each ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` block becomes the comment
   :data:`TESTS_PLACEHOLDER` (the grader runs the solution's version of the cell);
-  ``### POINTS:`` lines are removed;
 * outputs, execution counts and volatile metadata are dropped, cell ids are kept, and the JSON is
   written the way nbformat writes it, so a rebuild is byte-identical and ``--check`` is exact.
 
 A graded exercise is a code cell with a line ``### EXERCISE: <id>`` (optionally
-``### EXERCISE: <id> (2 points)``): its visible checks and hidden tests decide pass or fail (see
-:mod:`aigc_course.grading`). It must not contain a solution block: the answer goes in the cells
-above it. This module never imports TensorFlow.
+``### EXERCISE: <id> (2 points)``): whether it runs without error decides pass or fail (see
+:mod:`aigc_course.grading`). It holds the checks (visible and hidden) and may also hold the
+answer. This module never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ _MARKER = re.compile(
     r"^(?P<indent>\s*)###\s*(?P<word>BEGIN|END)\s+(?P<what>SOLUTION|HIDDEN TESTS)\s*$"
 )
 _HINT = re.compile(r"^\s*###\s*HINT:\s*(?P<hint>.*?)\s*$")
-_POINTS = re.compile(r"^\s*###\s*POINTS:\s*(?P<points>\S+)\s*$")
 _EXERCISE = re.compile(
     r"(?m)^\s*###\s*EXERCISE:\s*(?P<id>[\w.-]+)\s*(?:\((?P<points>[\d.]+)\s*points?\))?\s*$"
 )
@@ -61,6 +59,23 @@ class Exercise:
     cell_id: str  # the cell's id, identical in the exercise notebook
     points: float
     source: str  # the full solution source: visible checks and hidden tests
+    has_answer: bool  # the cell also holds a solution block (answer and checks in one cell)
+
+    def hidden_tests(self) -> list[str]:
+        """The hidden-test blocks of the cell, markers included, in order."""
+        blocks: list[str] = []
+        current: list[str] | None = None
+        for line in self.source.splitlines():
+            marker = _MARKER.match(line)
+            if marker and marker["what"] == "HIDDEN TESTS":
+                if marker["word"] == "BEGIN":
+                    current = [line]
+                elif current is not None:
+                    blocks.append("\n".join([*current, line]))
+                    current = None
+            elif current is not None:
+                current.append(line)
+        return blocks
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:
@@ -90,22 +105,15 @@ def find_exercises(nb: nbformat.NotebookNode, name: str = "notebook") -> list[Ex
         where = f"{name}, cell {index}, line {labels[0][0]}"
         if len(labels) > 1:
             raise MarkerError(f"{where}: one `### EXERCISE:` line per cell, found {len(labels)}")
-        if any(_MARKER.match(line) and "SOLUTION" in line for line in lines):
-            raise MarkerError(
-                f"{where}: an EXERCISE cell holds the checks, not the answer: move the "
-                "`### BEGIN SOLUTION` block into a cell above it"
-            )
         match = labels[0][1]
-        points = float(match["points"] or 1)
-        for line in lines:
-            if m := _POINTS.match(line):
-                try:
-                    points = float(m["points"])
-                except ValueError:
-                    raise MarkerError(f"{where}: `### POINTS:` needs a number") from None
+        try:
+            points = float(match["points"] or 1)
+        except ValueError:
+            raise MarkerError(f"{where}: write the points as a number, e.g. (2 points)") from None
         if any(e.id == match["id"] for e in found):
             raise MarkerError(f"{where}: exercise id {match['id']!r} is used twice")
-        found.append(Exercise(match["id"], cell["id"], points, cell.source))
+        has_answer = any((m := _MARKER.match(line)) and m["what"] == "SOLUTION" for line in lines)
+        found.append(Exercise(match["id"], cell["id"], points, cell.source, has_answer))
     return found
 
 
@@ -155,8 +163,7 @@ def _strip_code(source: str, where: str) -> str:
             raise MarkerError(
                 f"{where}, line {number}: `### HINT:` belongs inside a solution block"
             )
-        if not _POINTS.match(line):
-            out.append(line)
+        out.append(line)
     if block:
         raise MarkerError(
             f"{where}, line {block[1]}: `### BEGIN {block[0]}` is never closed: "

@@ -35,7 +35,13 @@ from typing import Any
 
 import nbformat
 
-from aigc_course.exercises import STUB_ERRORS, Exercise, find_exercises, read_notebook
+from aigc_course.exercises import (
+    STUB_ERRORS,
+    TESTS_PLACEHOLDER,
+    Exercise,
+    find_exercises,
+    read_notebook,
+)
 
 STATUSES = ("passed", "failed", "not attempted", "error", "missing")
 _KERNEL_ENV = {"AIGC_OFFLINE": "1", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -164,6 +170,21 @@ def _find_cell(nb: nbformat.NotebookNode, exercise: Exercise) -> int | None:
     return None
 
 
+def _grading_source(exercise: Exercise, submitted: str) -> str:
+    """The graded cell as it runs: the solution's checks, with the student's answer if the cell
+    holds one (hidden tests then go back where their placeholder comments are, else at the end)."""
+    if not exercise.has_answer:
+        return exercise.source
+    blocks = exercise.hidden_tests()
+    lines = []
+    for line in submitted.splitlines():
+        if line.strip() == TESTS_PLACEHOLDER and blocks:
+            lines.append(blocks.pop(0))
+        else:
+            lines.append(line)
+    return "\n".join(lines + blocks)
+
+
 def _read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str]:
     try:
         nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
@@ -228,16 +249,19 @@ def _is_stub(error: dict) -> bool:
 
 
 def _classify(error: dict | None, earlier: list[dict]) -> tuple[str, str]:
+    """Status and message of an exercise from its cell's error and the errors of the cells
+    since the previous exercise (a stub or a crash there is usually the real cause)."""
     if error is None:
         return "passed", ""
-    text = f"{error.get('ename')}: {error.get('evalue', '')}"
-    if _is_stub(error) or (error.get("ename") != "TimeoutError" and any(map(_is_stub, earlier))):
+    if _is_stub(error) or any(map(_is_stub, earlier)):
         return "not attempted", ""
     if error.get("ename") in {"AssertionError", "CheckFailed"}:
         return "failed", str(error.get("evalue", ""))
-    if error.get("ename") == "TimeoutError":
-        return "error", str(error.get("evalue", ""))
-    return "error", text
+    cause = earlier[0] if earlier else error
+    where = " (in an earlier cell)" if earlier else ""
+    if cause.get("ename") == "TimeoutError":
+        return "error", f"{cause.get('evalue')}{where}"
+    return "error", f"{cause.get('ename')}: {cause.get('evalue', '')}{where}"
 
 
 def grade_notebook(
@@ -269,7 +293,7 @@ def grade_notebook(
         index = _find_cell(run, exercise)
         if index is not None and index not in where.values():
             where[exercise.id] = index
-            run.cells[index].source = exercise.source
+            run.cells[index].source = _grading_source(exercise, run.cells[index].source)
     for cell in run.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
