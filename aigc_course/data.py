@@ -377,7 +377,8 @@ def _shipped(name: str, split: str):
     path = _DATA_DIR / filename
     if not path.is_file():
         return None
-    key = (name, split, "shipped", sha)
+    stat = path.stat()
+    key = (name, split, "shipped", str(path), stat.st_size, stat.st_mtime_ns)
     if key not in _cache:
         data = path.read_bytes()
         actual = _sha256(data)
