@@ -30,6 +30,8 @@ class Milestone:
 def load_milestones(path: str | Path | None = None) -> list[Milestone]:
     """Read the milestones table (the shipped one unless ``path`` is given), sorted by year.
 
+    Rows of the same year keep the file's order (the table lists them by publication date).
+
     Raises ``ValueError`` naming the file and line when a row is malformed, so an edited
     table fails loudly instead of drawing a wrong timeline.
     """
@@ -62,7 +64,7 @@ def load_milestones(path: str | Path | None = None) -> list[Milestone]:
         rows.append(
             Milestone(year, row["milestone"], row["modality"], row["family"], row["source"])
         )
-    return sorted(rows, key=lambda m: (m.year, m.modality, m.milestone))
+    return sorted(rows, key=lambda m: m.year)
 
 
 def plot_timeline(milestones: list[Milestone], ax=None, title: str | None = None):
