@@ -214,6 +214,42 @@ def test_failed_download_moves_on_to_shipped(monkeypatch, capsys):
     assert "shipped with the course" in capsys.readouterr().out
 
 
+def test_successful_download_is_verified_and_announced(tmp_path, monkeypatch, capsys):
+    from aigc_course._tf import keras
+
+    source = tmp_path / "mirror" / "mnist.npz"
+    arrays = make_npz(source, monkeypatch)
+
+    def fake_get_file(fname, origin, file_hash=None, **kwargs):
+        assert origin == data._KERAS_MIRROR + "mnist.npz" and file_hash == sha256(source)
+        target = tmp_path / "keras_home" / "datasets" / fname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+        return str(target)
+
+    monkeypatch.delenv("AIGC_OFFLINE")
+    monkeypatch.setattr(data, "_network_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    monkeypatch.setitem(data._KNOWN_SHA256, sha256(source), ("mnist", "mnist.npz"))
+    monkeypatch.delitem(data._KNOWN_SHA256, data._expected("mnist", "mnist.npz")[0])
+    images, _ = data.load_dataset("mnist", "train", source="download")
+    assert np.array_equal(images, arrays["x_train"])
+    assert "downloaded by Keras from its dataset mirror" in capsys.readouterr().out
+
+
+def test_download_failing_its_hash_check_raises(monkeypatch):
+    from aigc_course._tf import keras
+
+    def corrupted(fname, origin, file_hash=None, **kwargs):
+        raise ValueError("Incomplete or corrupted file detected.")
+
+    monkeypatch.delenv("AIGC_OFFLINE")
+    monkeypatch.setattr(data, "_network_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(keras.utils, "get_file", corrupted)
+    with pytest.raises(data.DataError, match="download is damaged"):
+        data.load_dataset("mnist")
+
+
 def test_returned_arrays_are_private_copies():
     images, labels = data.load_dataset("mnist", "test", source="shipped", verbose=False)
     images[:] = 7
