@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -44,6 +45,7 @@ from aigc_course.exercises import (
 )
 
 STATUSES = ("passed", "failed", "not attempted", "error", "missing")
+_KERNEL_FILE = re.compile(r"\((?:[\w/.-]*/)?\d+\.py, (line \d+)\)")
 _KERNEL_ENV = {"AIGC_OFFLINE": "1", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -200,7 +202,6 @@ def _execute(nb: nbformat.NotebookNode, timeout: float, total_timeout: float) ->
     from nbclient.exceptions import DeadKernelError
 
     errors: dict[int, dict] = {}
-    deadline = time.monotonic() + total_timeout
 
     def on_error(cell: Any, cell_index: int, execute_reply: dict) -> None:
         errors[cell_index] = execute_reply["content"]
@@ -217,6 +218,7 @@ def _execute(nb: nbformat.NotebookNode, timeout: float, total_timeout: float) ->
         )
         env = {**os.environ, **_KERNEL_ENV}
         with client.setup_kernel(env=env, cwd=workdir):
+            deadline = time.monotonic() + total_timeout  # kernel start-up does not count
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
@@ -259,9 +261,11 @@ def _classify(error: dict | None, earlier: list[dict]) -> tuple[str, str]:
         return "failed", str(error.get("evalue", ""))
     cause = earlier[0] if earlier else error
     where = " (in an earlier cell)" if earlier else ""
+    # "(3165828.py, line 1)": the kernel's temporary file name changes with every run
+    evalue = _KERNEL_FILE.sub(r"(\1)", str(cause.get("evalue", "")))
     if cause.get("ename") == "TimeoutError":
-        return "error", f"{cause.get('evalue')}{where}"
-    return "error", f"{cause.get('ename')}: {cause.get('evalue', '')}{where}"
+        return "error", f"{evalue}{where}"
+    return "error", f"{cause.get('ename')}: {evalue}{where}"
 
 
 def grade_notebook(

@@ -184,7 +184,8 @@ def test_long_hints_are_wrapped_like_ruff_format(tmp_path):
     ruff = Path(sys.executable).with_name("ruff")
     if ruff.exists():  # the stub is already formatted: `ruff format --check` has nothing to do
         (tmp_path / "stub.py").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        done = subprocess.run([ruff, "format", "--check", "--isolated", tmp_path / "stub.py"])
+        config = ROOT / "pyproject.toml"
+        done = subprocess.run([ruff, "format", "--check", "--config", config, tmp_path / "stub.py"])
         assert done.returncode == 0
 
 
