@@ -460,8 +460,8 @@ def load_dataset(
 def describe_sources(name: str) -> list[dict[str, Any]]:
     """Which sources could serve ``name`` right now, without reading any data (for env checks).
 
-    One dict per source, in the order ``"auto"`` tries them: ``source``, ``available`` (bool)
-    and ``detail`` (a short, machine-independent description).
+    One dict per source, in the order ``"auto"`` tries them: ``name`` (the source), ``available``
+    (bool) and ``description`` (short and machine-independent, so notebooks can print it).
     """
     name = _check_args(name, "train", "auto")
     rows = []
@@ -471,26 +471,26 @@ def describe_sources(name: str) -> list[dict[str, Any]]:
     ):
         hits = [d for kind, p, d in candidates if _present(kind, p, "train")]
         if hits:
-            detail = hits[0][len("from ") :]
+            text = hits[0][len("from ") :]
         elif src == "dir" and not os.environ.get("AIGC_DATA_DIR", "").strip():
-            detail = "AIGC_DATA_DIR is not set"
+            text = "AIGC_DATA_DIR is not set"
         else:
-            detail = "no files found"
-        rows.append({"source": src, "available": bool(hits), "detail": detail})
+            text = "no files found"
+        rows.append({"name": src, "available": bool(hits), "description": text})
     offline = _offline()
     rows.append(
         {
-            "source": "download",
+            "name": "download",
             "available": not offline,
-            "detail": "disabled by AIGC_OFFLINE=1" if offline else "will try Keras' mirror",
+            "description": "disabled by AIGC_OFFLINE=1" if offline else "will try Keras' mirror",
         }
     )
     shipped = name in SHIPPED_FILES and (_DATA_DIR / SHIPPED_FILES[name][0]).is_file()
     rows.append(
         {
-            "source": "shipped",
+            "name": "shipped",
             "available": shipped,
-            "detail": "real sample inside the package" if shipped else "missing: reinstall",
+            "description": "real sample inside the package" if shipped else "missing: reinstall",
         }
     )
     return rows

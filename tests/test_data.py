@@ -275,11 +275,11 @@ def test_debian_fashion_mnist_when_installed(monkeypatch, capsys):
 def test_describe_sources_reports_without_loading(tmp_path, monkeypatch):
     make_idx_folder(tmp_path / "data" / "mnist", monkeypatch)
     monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
-    rows = {row["source"]: row for row in data.describe_sources("mnist")}
+    rows = {row["name"]: row for row in data.describe_sources("mnist")}
     assert list(rows) == list(data.SOURCES)
-    assert rows["dir"]["available"] and "AIGC_DATA_DIR/mnist" in rows["dir"]["detail"]
+    assert rows["dir"]["available"] and "AIGC_DATA_DIR/mnist" in rows["dir"]["description"]
     assert not rows["keras_cache"]["available"]
-    assert not rows["download"]["available"] and "AIGC_OFFLINE" in rows["download"]["detail"]
+    assert not rows["download"]["available"] and "AIGC_OFFLINE" in rows["download"]["description"]
     assert rows["shipped"]["available"]
 
 
