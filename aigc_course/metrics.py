@@ -81,7 +81,7 @@ def _build_classifier(smoke: bool):
     from aigc_course._tf import keras
 
     L = keras.layers
-    c1, c2, dense = (8, 16, 32) if smoke else (32, 64, 128)
+    c1, c2, dense = (8, 16, 32) if smoke else (16, 32, 128)
 
     def init(i: int):
         return keras.initializers.GlorotUniform(seed=_SEED + i)

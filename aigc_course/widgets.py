@@ -78,11 +78,10 @@ class LatentExplorer(widgets.VBox):
 
     def _resample(self, _button=None) -> None:
         self.base = self._rng.standard_normal(len(self.base)).astype(np.float32)
-        with self.hold_trait_notifications():
-            for s in self.sliders:
-                s.unobserve(self._update, names="value")
-                s.value = 0.0
-                s.observe(self._update, names="value")
+        for s in self.sliders:  # reset quietly, then draw once
+            s.unobserve(self._update, names="value")
+            s.value = 0.0
+            s.observe(self._update, names="value")
         self._update()
 
 
