@@ -257,7 +257,7 @@ def _classify(error: dict | None, earlier: list[dict]) -> tuple[str, str]:
         return "passed", ""
     if _is_stub(error) or any(map(_is_stub, earlier)):
         return "not attempted", ""
-    if error.get("ename") in {"AssertionError", "CheckFailed"}:
+    if error.get("ename") in {"AssertionError", "CheckFailed"} and not earlier:
         return "failed", str(error.get("evalue", ""))
     cause = earlier[0] if earlier else error
     where = " (in an earlier cell)" if earlier else ""
