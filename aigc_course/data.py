@@ -505,13 +505,19 @@ def to_float(images: np.ndarray) -> np.ndarray:
     if images.dtype != np.uint8:
         raise ValueError(f"to_float expects uint8 images in 0..255, got {images.dtype}")
     if images.ndim != 3:
-        raise ValueError(f"to_float expects shape (N, 28, 28), got {images.shape}")
+        hint = " (drop the channel axis: images[..., 0])" if images.ndim == 4 else ""
+        raise ValueError(f"to_float expects shape (N, 28, 28), got {images.shape}{hint}")
     return (images.astype(np.float32) / 127.5 - 1.0)[..., None]
 
 
 def to_uint8(x: Any) -> np.ndarray:
     """Inverse of :func:`to_float`: [-1, 1] → uint8 0..255 (clipped, rounded), channel dropped."""
     x = np.asarray(x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        raise ValueError(
+            "to_uint8 got NaN or infinite values: the model producing them has diverged "
+            "(check its losses, lower the learning rate, or restart from a checkpoint)"
+        )
     if x.ndim == 4 and x.shape[-1] == 1:
         x = x[..., 0]
     return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)

@@ -383,6 +383,8 @@ def test_to_float_and_to_uint8_validate_and_invert():
         data.to_float(images.astype(np.float32))
     with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
         data.to_float(images[0])
+    with pytest.raises(ValueError, match="NaN"):
+        data.to_uint8(np.array([0.0, np.nan]))
 
 
 def test_make_dataset_batches_scaled_images():
