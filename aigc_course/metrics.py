@@ -17,6 +17,7 @@ import json
 import os
 import time
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,8 @@ CACHE_VERSION = 1  # bump when the classifier's architecture or training recipe 
 FEATURE_LAYER = "features"
 _SEED = 1234
 _BATCH = 500
-_memo: dict[tuple[str, bool], object] = {}
+_memo: dict[tuple[str, bool], object] = {}  # (dataset, smoke) -> classifier, per process
+_feature_models: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # classifier -> model
 
 
 def _cache_dir() -> Path:
@@ -176,7 +178,7 @@ def get_classifier(dataset: str = "mnist", verbose: bool = True):
         try:
             model = keras.models.load_model(model_path, compile=False)
             acc = json.loads(meta_path.read_text())["test_accuracy"]
-            how = f"loaded from {model_path.parent}"
+            how = "loaded from the cache"
         except (OSError, ValueError, KeyError) as err:  # stale or corrupt: train afresh
             warnings.warn(
                 f"could not load cached classifier {model_path} ({err}); retraining", stacklevel=2
@@ -222,8 +224,7 @@ def _predict(model, x: np.ndarray) -> np.ndarray:
 def _feature_model(classifier):
     from aigc_course._tf import keras
 
-    key = ("features", id(classifier))
-    if key not in _memo:
+    if classifier not in _feature_models:
         try:
             layer = classifier.get_layer(FEATURE_LAYER)
         except ValueError:
@@ -231,8 +232,9 @@ def _feature_model(classifier):
                 f"the classifier has no layer named {FEATURE_LAYER!r}: build it with "
                 "get_classifier() or name its penultimate layer so"
             ) from None
-        _memo[key] = keras.Model(classifier.inputs[0], [layer.output, classifier.outputs[0]])
-    return _memo[key]
+        outputs = [layer.output, classifier.outputs[0]]
+        _feature_models[classifier] = keras.Model(classifier.inputs[0], outputs)
+    return _feature_models[classifier]
 
 
 def _features_and_probs(images, dataset: str, classifier, what: str):

@@ -2,7 +2,9 @@
 
 Every function takes images either as uint8 (0..255) or as floats in [-1, 1] (what a tanh
 generator produces), with or without a trailing channel axis, and returns the Figure (or
-array / path) it made, so notebooks can save or test it.
+array / path) it made, so notebooks can save or test it. In Jupyter, end a bare call with
+``;`` (or assign the result): a returned Figure is otherwise shown twice, once by pyplot and
+once as the cell's value.
 """
 
 from __future__ import annotations
@@ -66,8 +68,7 @@ def image_grid(images, ncols: int = 8, pad: int = 1, pad_value: int = 128) -> np
 def show_images(images, ncols: int = 8, title: str | None = None, labels=None, figsize=None):
     """Show a batch of images as a grid (with a caption under each image if ``labels``).
 
-    Returns the Figure. End the line with ``;`` in a notebook, or Jupyter shows it twice
-    (once as the cell's value, once because pyplot made it).
+    Returns the Figure (end a bare call with ``;`` in Jupyter, see the module notes).
     """
     x = _to_uint8_images(images)
     n = len(x)
