@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -217,7 +218,8 @@ def _execute(nb: nbformat.NotebookNode, timeout: float, total_timeout: float) ->
             on_cell_error=on_error,
         )
         env = {**os.environ, **_KERNEL_ENV}
-        with client.setup_kernel(env=env, cwd=workdir):
+        # the kernel process's own stderr (start-up warnings, C-level logs) is not the student's output
+        with client.setup_kernel(env=env, cwd=workdir, stderr=subprocess.DEVNULL):
             deadline = time.monotonic() + total_timeout  # kernel start-up does not count
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":

@@ -182,3 +182,32 @@ def test_importing_the_grader_does_not_import_tensorflow():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_answer_and_checks_in_one_graded_cell(tmp_path):
+    """The student's answer is kept; the hidden tests go back at their placeholder (or at the
+    end if the student deleted it)."""
+    source = (
+        "### EXERCISE: even (2 points)\n### BEGIN SOLUTION\ny = 4\n### END SOLUTION\n"
+        "assert y > 0\n### BEGIN HIDDEN TESTS\nassert y % 2 == 0, 'y must be even'\n"
+        "### END HIDDEN TESTS"
+    )
+    solution = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source, id="even")])
+    _write(tmp_path / "solutions" / "05_one_cell.ipynb", solution)
+    exercise = make_exercise(read_notebook(tmp_path / "solutions" / "05_one_cell.ipynb"))
+    stub = exercise.cells[0].source
+    for student, answer in [
+        (
+            "kim",
+            stub.replace('raise NotImplementedError("replace this line with your code")', "y = 8"),
+        ),
+        ("lee", "### EXERCISE: even (2 points)\ny = 5"),  # placeholder and visible check deleted
+        ("max", stub),
+    ]:
+        exercise.cells[0].source = answer
+        _write(tmp_path / "class" / student / "05_one_cell.ipynb", exercise)
+    report = grade(tmp_path / "class", tmp_path / "solutions", timeout=30)
+    assert _status(report, "kim") == {"even": ("passed", "")}
+    assert _status(report, "lee") == {"even": ("failed", "y must be even")}
+    assert _status(report, "max") == {"even": ("not attempted", "")}
+    assert report.totals() == {"kim": (2, 2), "lee": (0, 2), "max": (0, 2)}
