@@ -265,7 +265,7 @@ def build_exercises(
         changed.append(target)
         if not check:
             exercises.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
+            target.write_text(text, encoding="utf-8", newline="\n")
     for extra in sorted(exercises.glob("*.ipynb")):
         if extra.name not in wanted:
             changed.append(extra)
