@@ -13,8 +13,15 @@ and always says, in one printed line, which one it used:
    digits; Fashion-MNIST: 2,000 + 1,000 images; see ``_data/PROVENANCE.md``).
 
 Every file is checked before use: its sha256 must be one this module knows (the official
-releases, and the files shipped with the package), IDX headers and shapes must be right.
-Anything wrong raises :class:`DataError` with the file, the hashes and the fix.
+releases and the files shipped with the package), or, for a re-compressed ``.gz`` or a
+home-made ``.npz``, its arrays must be byte-identical to the official ones (compared by the
+sha256 of their uncompressed IDX form). IDX headers and shapes are checked too. Anything wrong
+raises :class:`DataError` with the file, the expected and actual hashes, and the fix.
+
+Folder layout for ``AIGC_DATA_DIR``: ``mnist.npz`` (Keras' file) or ``fashion_mnist.npz``
+(arrays ``x_train``, ``y_train``, ``x_test``, ``y_test``), or the four official IDX files
+(``train-images-idx3-ubyte.gz`` ...) in a subfolder ``mnist/`` or ``fashion_mnist/`` (also
+``fashion-mnist/``), or directly in the folder (the hashes tell which data set they are).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import io
 import os
 import socket
 import threading
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -44,7 +52,8 @@ _IDX_NAMES = {
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
 _DIR_SUBFOLDERS = {"mnist": ("mnist",), "fashion_mnist": ("fashion_mnist", "fashion-mnist")}
-_NPZ_NAMES = {"mnist": ("mnist.npz",), "fashion_mnist": ()}  # Keras ships no Fashion npz
+# Keras ships no Fashion-MNIST npz; one made from the official files is verified by content.
+_NPZ_NAMES = {"mnist": ("mnist.npz",), "fashion_mnist": ("fashion_mnist.npz", "fashion-mnist.npz")}
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 _DATA_DIR = Path(__file__).resolve().parent / "_data"
 
@@ -184,51 +193,85 @@ def _expected(name: str, filename: str) -> list[str]:
     return [h for h, (ds, fn) in _KNOWN_SHA256.items() if ds == name and fn == filename]
 
 
-def _integrity_error(path: Path, name: str, actual: str, problem: str, fix: str) -> IntegrityError:
-    expected = _expected(name, path.name) or ["(none: this file name is not part of " + name + ")"]
+def _idx_sha256(array: np.ndarray) -> str:
+    """sha256 of ``array`` written as an uncompressed IDX file: the identity of its content."""
+    header = (0x0800 + array.ndim).to_bytes(4, "big")
+    header += b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return _sha256(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def _integrity_error(
+    path: Path, name: str, actual: str, problem: str, content: tuple[str, ...] = ()
+) -> IntegrityError:
+    """The error for a file that is not a known release: file, hashes and what to do."""
+    expected = _expected(name, path.name)
+    expected += [f"{h} (for the content of {n})" for n in content for h in _expected(name, n)]
     return IntegrityError(
         f"{path}: {problem}.\n"
-        f"  expected sha256: {' or '.join(expected)}\n"
+        f"  expected sha256: {' or '.join(expected) or '(no known release has this name)'}\n"
         f"  actual sha256:   {actual}\n"
-        f"  fix: {fix}"
+        "  fix: delete this file (or fix AIGC_DATA_DIR) and let the course fetch it again"
     )
 
 
-_FIX_LOCAL = "delete this file (or fix AIGC_DATA_DIR) and let the course download it again"
+def _problem(actual: str, name: str) -> str:
+    known = _KNOWN_SHA256.get(actual)
+    if known is None:
+        return "is truncated, damaged or not an official release (its sha256 is unknown)"
+    if known[0] != name:
+        return f"is a {known[0]} file, not {name}"
+    return f"holds {known[1]}, saved under the wrong name"
 
 
-def _verified_bytes(path: Path, name: str, fix: str = _FIX_LOCAL) -> bytes:
-    """The file's bytes, if its sha256 (or, for .gz, its content's) is a known one for ``name``."""
+def _read_bytes(path: Path) -> tuple[bytes, str]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: cannot be read ({exc}); {fix}") from exc
-    actual = _sha256(data)
+        raise DataError(f"{path}: cannot be read ({exc})") from exc
+    return data, _sha256(data)
+
+
+def _read_verified_idx(path: Path, name: str, ndim: int) -> np.ndarray:
+    """An IDX .gz whose sha256, or whose decompressed content's, is known for ``name``."""
+    data, actual = _read_bytes(path)
     if _KNOWN_SHA256.get(actual) == (name, path.name):
-        return data
-    if path.suffix == ".gz":  # someone may have re-compressed an intact file
-        try:
-            content = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise _integrity_error(path, name, actual, f"is damaged ({exc})", fix) from exc
-        if _KNOWN_SHA256.get(_sha256(content)) == (name, path.name[: -len(".gz")]):
-            return data
-    known = _KNOWN_SHA256.get(actual)
-    if known is None:
-        problem = "is truncated, damaged or not an official release (its sha256 is unknown)"
-    elif known[0] != name:
-        problem = f"is a {known[0]} file, not {name}"
-    else:
-        problem = f"holds {known[1]}, saved under the wrong name"
-    raise _integrity_error(path, name, actual, problem, fix)
+        return _parse_idx(gzip.decompress(data), path, ndim)
+    content_name = path.name.removesuffix(".gz")
+    try:
+        raw = gzip.decompress(data)  # someone may have re-compressed an intact file
+    except (OSError, EOFError, zlib.error) as exc:
+        raise _integrity_error(path, name, actual, f"is damaged ({exc})", (content_name,)) from exc
+    if _KNOWN_SHA256.get(_sha256(raw)) != (name, content_name):
+        raise _integrity_error(path, name, actual, _problem(actual, name), (content_name,))
+    return _parse_idx(raw, path, ndim)
+
+
+def _read_verified_npz(path: Path, name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """An npz whose sha256 is known (Keras' mnist.npz) or whose arrays are the official ones."""
+    data, actual = _read_bytes(path)
+    trusted = _KNOWN_SHA256.get(actual) == (name, path.name)
+    images_name, labels_name = (f.removesuffix(".gz") for f in _IDX_NAMES[split])
+    try:
+        images, labels = _read_npz(data, path, split)
+    except DataError as exc:
+        if trusted:
+            raise
+        problem = f"{_problem(actual, name)}; {exc}"
+        raise _integrity_error(path, name, actual, problem, (images_name, labels_name)) from exc
+    if not trusted and (
+        _KNOWN_SHA256.get(_idx_sha256(images)) != (name, images_name)
+        or _KNOWN_SHA256.get(_idx_sha256(labels)) != (name, labels_name)
+    ):
+        problem = f"{_problem(actual, name)}, and its {split} arrays differ from the official ones"
+        raise _integrity_error(path, name, actual, problem, (images_name, labels_name))
+    return images, labels
 
 
 # ----------------------------------------------------------------------------- readers
 
 
-def _parse_idx(data: bytes, path: Path, ndim: int) -> np.ndarray:
+def _parse_idx(raw: bytes, path: Path, ndim: int) -> np.ndarray:
     """Decode an IDX array of uint8 (magic 0x0801 labels, 0x0803 images), checking its header."""
-    raw = gzip.decompress(data) if path.suffix == ".gz" else data
     magic = 0x0800 + ndim
     header = 4 + 4 * ndim
     if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
@@ -257,8 +300,8 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, where: str) -> None:
 
 def _read_idx_pair(folder: Path, name: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     image_file, label_file = (folder / f for f in _IDX_NAMES[split])
-    images = _parse_idx(_verified_bytes(image_file, name), image_file, 3)
-    labels = _parse_idx(_verified_bytes(label_file, name), label_file, 1)
+    images = _read_verified_idx(image_file, name, 3)
+    labels = _read_verified_idx(label_file, name, 1)
     _check_pair(images, labels, f"{folder} ({split})")
     return images, labels
 
@@ -269,8 +312,8 @@ def _read_npz(data: bytes, path: Path, split: str) -> tuple[np.ndarray, np.ndarr
             images, labels = npz[f"x_{split}"], npz[f"y_{split}"]
     except KeyError as exc:
         raise DataError(f"{path}: needs arrays x_train, y_train, x_test, y_test ({exc})") from exc
-    except (OSError, ValueError, zlib.error) as exc:  # zip CRC errors are OSError/BadZipFile
-        raise DataError(f"{path}: damaged npz ({exc}); delete it and load again") from exc
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path}: damaged npz ({exc})") from exc
     _check_pair(images, labels, str(path))
     return images, labels
 
@@ -320,7 +363,7 @@ def _load_candidate(kind: str, path: Path, name: str, split: str) -> tuple[np.nd
     key = (name, split, kind, *((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files))
     if key not in _cache:
         if kind == "npz":
-            _cache[key] = _read_npz(_verified_bytes(path, name), path, split)
+            _cache[key] = _read_verified_npz(path, name, split)
         else:
             _cache[key] = _read_idx_pair(path, name, split)
     return _cache[key]
@@ -405,13 +448,13 @@ def _shipped(name: str, split: str):
 
 
 def _no_source_error(name: str, split: str, tried: tuple[str, ...]) -> NoSourceError:
-    files = ", ".join(_IDX_NAMES[split]) + (" or mnist.npz" if name == "mnist" else "")
+    files = ", ".join(_IDX_NAMES[split]) + f" (or {_NPZ_NAMES[name][0]})"
     tips = [
         "connect to the internet once (and leave AIGC_OFFLINE unset) so Keras can download it",
         f"or set AIGC_DATA_DIR to a folder holding {files}",
     ]
     if name == "fashion_mnist":
-        tips.append("or install the Debian package: sudo apt-get install dataset-fashion-mnist")
+        tips.append("or, on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist")
     tips.append("or reinstall the course package, which ships a real sample")
     return NoSourceError(
         f"{name}/{split}: no usable source (tried {', '.join(tried)}).\n  " + "\n  ".join(tips)

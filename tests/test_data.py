@@ -336,6 +336,48 @@ def test_recompressed_idx_is_accepted_by_content_hash(tmp_path, monkeypatch):
     assert np.array_equal(labels, arrays["test"][1])
 
 
+def register_content(monkeypatch, name: str, split: str, images, labels) -> None:
+    """Register arrays as the official content of ``name``'s IDX files (hash of the IDX bytes)."""
+    for array, fname in zip((images, labels), IDX[split], strict=True):
+        header = (0x0800 + array.ndim).to_bytes(4, "big")
+        header += b"".join(d.to_bytes(4, "big") for d in array.shape)
+        digest = hashlib.sha256(header + array.tobytes()).hexdigest()
+        monkeypatch.setitem(data._KNOWN_SHA256, digest, (name, fname.removesuffix(".gz")))
+
+
+def test_fashion_npz_is_verified_by_its_content(tmp_path, monkeypatch, capsys):
+    images, labels = tiny_arrays(6, 8)
+    register_content(monkeypatch, "fashion_mnist", "test", images, labels)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.savez(folder / "fashion_mnist.npz", x_test=images, y_test=labels, x_train=images[:0])
+    monkeypatch.setenv("AIGC_DATA_DIR", str(folder))
+    got, got_labels = data.load_dataset("fashion_mnist", "test")
+    assert np.array_equal(got, images) and np.array_equal(got_labels, labels)
+    assert (
+        "6 real clothing images from AIGC_DATA_DIR (fashion_mnist.npz)" in capsys.readouterr().out
+    )
+
+    images[0, 0, 0] ^= 1  # one pixel off: no longer the official content
+    np.savez(folder / "fashion_mnist.npz", x_test=images, y_test=labels)
+    with pytest.raises(data.IntegrityError, match="differ from the official ones") as info:
+        data.load_dataset("fashion_mnist", "test")
+    assert "for the content of t10k-images-idx3-ubyte" in str(info.value)
+
+
+def test_debian_content_hashes_identify_an_npz_of_the_same_arrays(tmp_path, monkeypatch):
+    debian = Path("/usr/share/datasets/fashion-mnist")
+    if not (debian / IDX["test"][0]).is_file():
+        pytest.skip("Debian package dataset-fashion-mnist is not installed")
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", debian)
+    images, labels = data.load_dataset("fashion_mnist", "test", source="dir", verbose=False)
+    np.savez_compressed(tmp_path / "fashion-mnist.npz", x_test=images, y_test=labels)
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
+    again, _ = data.load_dataset("fashion_mnist", "test", source="dir", verbose=False)
+    assert np.array_equal(again, images)
+
+
 def test_bad_idx_magic_is_reported(tmp_path, monkeypatch):
     folder = tmp_path / "data"
     make_idx_folder(folder, monkeypatch)
