@@ -390,6 +390,7 @@ def evaluate_generator(
     seed: int = 0,
     *,
     classifier=None,
+    verbose: bool = True,
 ) -> dict[str, float]:
     """Score ``generator`` against ``dataset`` and report each score next to real data's.
 
@@ -403,8 +404,11 @@ def evaluate_generator(
       and ``nn_distance_real``: the same for up to ``n`` test images, which the classifier
       and generator never saw (much smaller for generated images means copying).
 
-    Same seed, same numbers.
+    Same seed, same numbers. Takes ~10 s for MNIST and ~25 s for Fashion-MNIST (60,000
+    training images to search) with ``n=2000``; ``verbose`` shows a progress bar meanwhile.
     """
+    from tqdm.auto import tqdm
+
     from aigc_course.data import load_dataset
 
     if not isinstance(n, int) or n < 2:
@@ -419,25 +423,45 @@ def evaluate_generator(
             stacklevel=2,
         )
         n = len(train) // 2
-    classifier = classifier if classifier is not None else get_classifier(dataset, verbose=False)
+    classifier = classifier if classifier is not None else get_classifier(dataset, verbose=verbose)
     rng = np.random.default_rng(seed)
     picks = rng.permutation(len(train))[: 2 * n]
     set_a, set_b = train[np.sort(picks[:n])], train[np.sort(picks[n:])]
     held_out = test[np.sort(rng.permutation(len(test))[:n])]
     z = rng.standard_normal((n, latent_dim)).astype(np.float32)
-    generated = np.concatenate(
-        [_generate(generator, z[i : i + _BATCH]) for i in range(0, n, _BATCH)]
-    )
-
-    f_gen, p_gen = _features_and_probs(generated, dataset, classifier, "generator output")
-    f_a, _ = _features_and_probs(set_a, dataset, classifier, "training images")
-    f_b, p_b = _features_and_probs(set_b, dataset, classifier, "training images")
+    with tqdm(total=4, desc=f"evaluating on {dataset}", disable=not verbose, leave=False) as bar:
+        generated = [_generate(generator, z[i : i + _BATCH]) for i in range(0, n, _BATCH)]
+        generated = np.concatenate(generated)
+        bar.update()
+        f_gen, p_gen = _features_and_probs(generated, dataset, classifier, "generator output")
+        f_a, _ = _features_and_probs(set_a, dataset, classifier, "training images")
+        f_b, p_b = _features_and_probs(set_b, dataset, classifier, "training images")
+        bar.update()
+        nn_generated = nearest_neighbour_distance(generated, train)
+        bar.update()
+        nn_real = nearest_neighbour_distance(held_out, train)
+        bar.update()
     return {
         "n": n,
         "fid": frechet_distance(f_gen, f_a),
         "fid_floor": frechet_distance(f_b, f_a),
         "classifier_score": classifier_score_from_probs(p_gen),
         "classifier_score_real": classifier_score_from_probs(p_b),
-        "nn_distance": nearest_neighbour_distance(generated, train),
-        "nn_distance_real": nearest_neighbour_distance(held_out, train),
+        "nn_distance": nn_generated,
+        "nn_distance_real": nn_real,
     }
+
+
+def format_scores(scores: dict[str, float]) -> str:
+    """One line from :func:`evaluate_generator`'s dict, each score beside its real-data value."""
+    missing = {"n", "fid", "fid_floor", "classifier_score", "classifier_score_real",
+               "nn_distance", "nn_distance_real"} - set(scores)  # fmt: skip
+    if missing:
+        raise ValueError(f"not an evaluate_generator result: missing {sorted(missing)}")
+    return (
+        f"n={scores['n']}: FID {scores['fid']:.2f} (real-vs-real floor {scores['fid_floor']:.2f})"
+        f" · classifier score {scores['classifier_score']:.2f} "
+        f"(real {scores['classifier_score_real']:.2f})"
+        f" · nearest-neighbour distance {scores['nn_distance']:.2f} "
+        f"(real {scores['nn_distance_real']:.2f})"
+    )

@@ -163,6 +163,8 @@ def test_evaluate_generator_reports_floor_and_is_deterministic(tiny_classifier, 
     assert out["nn_distance"] == pytest.approx(0.0, abs=1e-5)
     assert out["nn_distance_real"] > 1.0  # fresh random images are far from every train image
     assert out["fid_floor"] > 0
+    line = metrics.format_scores(out)
+    assert f"floor {out['fid_floor']:.2f}" in line and line.startswith("n=150: FID ")
     again = metrics.evaluate_generator(
         copier, n=150, latent_dim=5, seed=3, classifier=tiny_classifier
     )
