@@ -157,3 +157,17 @@ def test_registry_and_lookup():
         losses.get_losses("wgan")
     with pytest.raises(ValueError, match="unknown loss"):
         losses.get_losses(["hinge"])
+
+
+def test_gradient_penalty_inside_compiled_function_with_unknown_batch():
+    w = RNG.normal(size=28 * 28)
+    critic = _linear_critic(2.0 * w / np.linalg.norm(w))  # gradient norm 2 everywhere
+
+    @tf.function(
+        jit_compile=True, input_signature=[tf.TensorSpec((None, 28, 28, 1), tf.float32)] * 2
+    )
+    def penalty(real, fake):
+        return losses.gradient_penalty(critic, real, fake, weight=1.0)
+
+    real = tf.random.normal((6, 28, 28, 1))
+    assert _value(penalty(real, tf.random.normal((6, 28, 28, 1)))) == pytest.approx(1.0, rel=1e-4)

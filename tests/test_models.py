@@ -85,6 +85,8 @@ def test_article_named_classes_make_28x28_images_and_logits(noise):
     # The article's sigmoid output could never reach the background value -1; tanh can.
     assert g.out_act.activation is keras.activations.tanh
     assert g.output_shape == (None, 28, 28, 1) and d.output_shape == (None, 1)
+    assert g.input_shape == (None, 100) and d.input_shape == (None, 28, 28, 1)
+    assert models.Generator(latent_dim=7, num_filters=4).input_shape == (None, 7)
     assert g.count_params() > 0 and d.count_params() > 0  # built in the constructor
 
 
