@@ -17,6 +17,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 
 def _to_uint8_images(images) -> np.ndarray:
@@ -139,6 +140,9 @@ def plot_history(history, keys: Sequence[str] | None = None):
             ylabel = "discriminator output" if any(k.startswith("d_") for k in group) else "value"
         for k in group:
             ax.plot(x, columns[k], label=k, linestyle="--" if k.startswith("val_") else "-")
+        if ylabel == "discriminator output" and all(0 <= v <= 1 for k in group for v in columns[k]):
+            ax.axhline(0.5, color="grey", linestyle=":", label="equilibrium, D = 1/2")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel(x_key or "epoch")
         ax.set_ylabel(ylabel)
         ax.legend()
@@ -146,8 +150,14 @@ def plot_history(history, keys: Sequence[str] | None = None):
     return fig
 
 
-def plot_scores(steps, scores, floor: float | None = None, label: str = "FID"):
-    """A score over training (e.g. FID per epoch) with the real-vs-real ``floor`` as a line."""
+def plot_scores(
+    steps, scores, floor: float | None = None, label: str = "FID", xlabel: str = "epoch"
+):
+    """A score over training (e.g. FID per epoch) with the real-vs-real ``floor`` as a line.
+
+    The y-axis turns logarithmic when the values span more than a factor of 20, so an early
+    FID of 150 does not squash the last few epochs and the floor into the bottom pixel row.
+    """
     steps, scores = np.asarray(steps, float), np.asarray(scores, float)
     if steps.shape != scores.shape or steps.ndim != 1 or len(steps) == 0:
         raise ValueError(
@@ -156,11 +166,17 @@ def plot_scores(steps, scores, floor: float | None = None, label: str = "FID"):
         )
     fig, ax = plt.subplots(figsize=(6, 3.6))
     ax.plot(steps, scores, marker="o", label=label)
+    values = np.append(scores, [] if floor is None else [floor])
     if floor is not None:
         ax.axhline(floor, color="grey", linestyle="--", label=f"real-vs-real floor ({floor:.3g})")
-    ax.set_xlabel("step")
-    ax.set_ylabel(label)
-    ax.set_ylim(bottom=0)
+    if values.min() > 0 and values.max() / values.min() > 20:
+        ax.set_yscale("log")
+        ax.set_ylabel(f"{label} (log scale)")
+    else:
+        ax.set_ylim(bottom=min(0.0, values.min()))
+        ax.set_ylabel(label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
     ax.legend()
     fig.tight_layout()
     return fig

@@ -71,7 +71,8 @@ def test_plot_history_from_dict_history_object_and_csv(tmp_path):
     fig = plotting.plot_history(hist)
     assert len(fig.axes) == 2
     assert sorted(line.get_label() for line in fig.axes[0].lines) == ["d_loss", "g_loss"]
-    assert sorted(line.get_label() for line in fig.axes[1].lines) == ["d_fake", "d_real"]
+    labels = sorted(line.get_label() for line in fig.axes[1].lines)
+    assert labels == ["d_fake", "d_real", "equilibrium, D = 1/2"]
     assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2, 3]
 
     class History:  # the shape of keras.callbacks.History
@@ -98,6 +99,8 @@ def test_plot_scores_draws_the_floor():
     assert len(ax.lines) == 2
     assert set(ax.lines[1].get_ydata()) == {2.5}
     assert "floor" in ax.get_legend().get_texts()[1].get_text()
+    assert ax.get_yscale() == "log"  # 80 / 2.5 > 20: linear would hide the floor
+    assert plotting.plot_scores([1, 2], [9.0, 5.0], floor=1.0).axes[0].get_yscale() == "linear"
     with pytest.raises(ValueError, match="equally long"):
         plotting.plot_scores([1, 2], [1.0])
 
