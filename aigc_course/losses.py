@@ -3,9 +3,10 @@
 Why logits: with :math:`D(x) = \\sigma(\\ell)`, the terms of the GAN objective are
 :math:`-\\log \\sigma(\\ell) = \\operatorname{softplus}(-\\ell)` and
 :math:`-\\log(1 - \\sigma(\\ell)) = \\operatorname{softplus}(\\ell)`. The softplus forms are exact
-and finite for every logit, whereas ``log(sigmoid(l))`` rounds ``sigmoid(-100)`` to 0 and returns
-``-inf`` (and a NaN gradient). Every function returns a float32 scalar (the batch mean), even when
-the model ran in float16.
+and finite for every logit. The naive forms are not: in float32 ``sigmoid(17)`` rounds to 1, so
+``log(1 - sigmoid(17))`` is already ``-inf``, and ``log(sigmoid(-200))`` is ``-inf`` too; one such
+image makes the batch loss infinite and its gradient NaN. Every function returns a float32 scalar
+(the batch mean), even when the model ran in float16.
 
 ``LOSSES`` maps a name to a ``(discriminator_loss, generator_loss)`` pair; :func:`get_losses`
 looks one up. For ``"wgan_gp"`` the trainer must add :func:`gradient_penalty` to the critic loss.
@@ -30,7 +31,8 @@ def discriminator_loss(real_logits, fake_logits) -> tf.Tensor:
           = E[softplus(-real_logits)] + E[softplus(fake_logits)]``
 
     The binary cross-entropy with label 1 for real and 0 for fake images. At logits 0 (D says
-    50 %) it equals ``2 log 2``; its minimum over a fixed generator gives the Jensen-Shannon link.
+    50 %) it equals ``2 log 2``. With the best discriminator for a fixed generator it equals
+    ``log 4 - 2 JSD(p_data || p_g)``, so it reaches ``log 4`` only when p_g = p_data.
     """
     return tf.reduce_mean(tf.nn.softplus(-_f32(real_logits))) + tf.reduce_mean(
         tf.nn.softplus(_f32(fake_logits))
