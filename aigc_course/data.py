@@ -577,7 +577,9 @@ def make_dataset(
 ):
     """A ``tf.data.Dataset`` of float32 ``(B, 28, 28, 1)`` batches in [-1, 1] for training.
 
-    Pipeline: scale → cache → shuffle (seeded, reshuffled each epoch) → batch → prefetch.
+    Pipeline: cache → shuffle (seeded, reshuffled each epoch) → batch → scale → prefetch.
+    The cache holds the uint8 images (4x smaller than floats) and scaling a whole batch at once
+    is much cheaper than scaling image by image; the batches are the same either way.
     ``drop_remainder=True`` keeps every batch the same size (a GAN step assumes it).
     """
     images = np.asarray(images)
@@ -599,10 +601,6 @@ def make_dataset(
     from aigc_course._tf import tf
 
     ds = tf.data.Dataset.from_tensor_slices(images)
-    ds = ds.map(
-        lambda x: tf.cast(x, tf.float32)[..., None] / 127.5 - 1.0,
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
     if cache:
         ds = ds.cache()
     if shuffle:
@@ -610,6 +608,10 @@ def make_dataset(
     ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     if repeat:
         ds = ds.repeat()
+    ds = ds.map(
+        lambda x: tf.cast(x, tf.float32)[..., None] / 127.5 - 1.0,
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -433,7 +433,9 @@ def test_make_dataset_batches_scaled_images():
     images, _ = tiny_arrays(10, 3)
     images[0] = 0
     images[1] = 255
-    batches = list(data.make_dataset(images, batch_size=4, shuffle=False))
+    ds = data.make_dataset(images, batch_size=4, shuffle=False)
+    assert tuple(ds.element_spec.shape) == (4, 28, 28, 1)  # static: no retracing in tf.function
+    batches = list(ds)
     assert len(batches) == 2  # 10 // 4, the remainder of 2 is dropped
     first = batches[0].numpy()
     assert first.shape == (4, 28, 28, 1) and first.dtype == np.float32
