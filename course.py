@@ -64,13 +64,18 @@ def ensure_venv(extras: str) -> None:
     if stamp.exists() and stamp.read_text() == digest:
         return
     target = f".[{extras}]" if extras else "."
-    print(f"Installing the course and its dependencies ({target}); this takes a few minutes "
-          "the first time ...", flush=True)
+    print(
+        f"Installing the course and its dependencies ({target}); this takes a few minutes "
+        "the first time ...",
+        flush=True,
+    )
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
     subprocess.run([*pip, "--quiet", "--upgrade", "pip"], check=False, cwd=ROOT)
     if subprocess.run([*pip, "--editable", target], cwd=ROOT).returncode != 0:
-        fail("installing the course failed (see pip's message above). Check your internet "
-             "connection or proxy, then run this command again; nothing else was changed.")
+        fail(
+            "installing the course failed (see pip's message above). Check your internet "
+            "connection or proxy, then run this command again; nothing else was changed."
+        )
     stamp.write_text(digest)
 
 
@@ -95,9 +100,17 @@ def test(args: argparse.Namespace) -> int:
         [str(BIN / "ruff"), "check", *LINTED],
         [str(BIN / "aigc-course"), "exercises", "build", "--check"],
         [
-            str(BIN / "pytest"), "tests", "notebooks", "solutions",
-            "--nbval", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg",
-            "-p", "no:cacheprovider", *args.pytest_args,
+            str(BIN / "pytest"),
+            "tests",
+            "notebooks",
+            "solutions",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "tests/sanitize.cfg",
+            "-p",
+            "no:cacheprovider",
+            *args.pytest_args,
         ],
     ]
     for step in steps:
