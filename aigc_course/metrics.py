@@ -8,6 +8,12 @@ this classifier are comparable with each other, not with FID values published fo
 
 A score on its own says little, so :func:`evaluate_generator` always reports the same metric for
 two sets of *real* images (the floor a perfect generator would reach at that sample size).
+
+Why not the losses? The article's training loop "evaluates" its GAN by passing one argument,
+``log D(x)``, to Keras' ``BinaryAccuracy.update_state`` (which needs labels *and*
+probabilities; the code stops there with a TypeError). Even done right, GAN losses and the
+discriminator's accuracy describe a two-player game that is meant to stay balanced, not how
+good or varied the samples are; the metrics here do.
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ def _as_model_input(images, what: str = "images") -> np.ndarray:
             f"{what} must be uint8 (0..255) or float in [-1, 1], got dtype {x.dtype}; "
             "convert with .astype(np.uint8)"
         )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contain NaN or infinite values: has the generator diverged?")
     if x.size and (x.min() < -1.001 or x.max() > 1.001):
         raise ValueError(
             f"float {what} must lie in [-1, 1] (a tanh generator's range), got values in "
@@ -140,7 +148,7 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def _accuracy(model, images, labels) -> float:
-    probs = _predict(model, _as_model_input(images))
+    probs = _features_and_probs(images, "", model, "test images")[1]
     return float(np.mean(probs.argmax(axis=1) == labels))
 
 
@@ -150,7 +158,7 @@ def get_classifier(dataset: str = "mnist", verbose: bool = True):
     The cache file lives in ``AIGC_CACHE_DIR`` (default ``~/.cache/aigc_course``); its name
     holds the dataset, the training data's size and fingerprint, the smoke flag and a
     version, so a different data source or recipe never reuses a stale model. Under
-    ``AIGC_SMOKE=1`` a tiny model is trained on 2,000 images for one epoch instead.
+    ``AIGC_SMOKE=1`` a tiny model is trained on 2,000 images for two epochs instead.
     Prints one line with the test accuracy (``verbose=False`` silences it).
     """
     from aigc_course._tf import keras
@@ -211,14 +219,6 @@ def get_classifier(dataset: str = "mnist", verbose: bool = True):
 
 
 # --------------------------------------------------------------------------- features, scores
-
-
-def _predict(model, x: np.ndarray) -> np.ndarray:
-    """Run ``model`` on ``x`` in fixed-size batches (low memory, same result every time)."""
-    outs = [np.asarray(model(x[i : i + _BATCH], training=False)) for i in range(0, len(x), _BATCH)]
-    if not outs:
-        raise ValueError("no images given: pass at least one image")
-    return np.concatenate(outs).astype(np.float64)
 
 
 def _feature_model(classifier):
