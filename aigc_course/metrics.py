@@ -9,11 +9,11 @@ this classifier are comparable with each other, not with FID values published fo
 A score on its own says little, so :func:`evaluate_generator` always reports the same metric for
 two sets of *real* images (the floor a perfect generator would reach at that sample size).
 
-Why not the losses? The article's training loop "evaluates" its GAN by passing one argument,
-``log D(x)``, to Keras' ``BinaryAccuracy.update_state`` (which needs labels *and*
-probabilities; the code stops there with a TypeError). Even done right, GAN losses and the
-discriminator's accuracy describe a two-player game that is meant to stay balanced, not how
-good or varied the samples are; the metrics here do.
+Why not the losses? The article's training loop "evaluates" its GAN by passing a single
+argument, ``log D(x)``, to ``BinaryAccuracy.update_state``, which needs labels *and*
+predictions (and its loss objects have no ``update_state`` at all). Even done right, GAN
+losses and the discriminator's accuracy describe a two-player game that is meant to stay
+balanced, not how good or varied the samples are; the metrics here do.
 """
 
 from __future__ import annotations
