@@ -333,6 +333,14 @@ class GameExplorer(widgets.VBox):
         super().__init__([w.HBox([self.mu_slider, self.sigma_slider]), self.readout, self.image])
         self.update()
 
+    def __repr__(self) -> str:
+        # What a static page shows instead of the live widget (Jupyter cuts it at 110 characters).
+        g = self.generator
+        return (
+            f"GameExplorer(μ_g={g.mu:.2f}, σ_g={g.sigma:.2f}, C(G)={self.state.value:.4f}, "
+            f"JSD={self.state.jsd:.4f}): run in Jupyter to move the sliders"
+        )
+
     @property
     def generator(self) -> Normal:
         """The generator's current distribution, read from the sliders."""

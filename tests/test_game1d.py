@@ -121,6 +121,8 @@ def test_explorer_callbacks_update_numbers_and_picture():
     far_jsd, png = toy.state.jsd, toy.image.value
     assert f"{toy.state.value:.4f}" in toy.readout.value
     assert png[:4] == b"\x89PNG"
+    assert "μ_g=2.00, σ_g=0.50" in repr(toy) and f"JSD={far_jsd:.4f}" in repr(toy)
+    assert len(repr(toy)) <= 110  # Jupyter truncates a widget's text beyond that
 
     toy.mu_slider.value = 0.0  # moving a slider fires the observer
     toy.sigma_slider.value = 1.0
