@@ -312,6 +312,18 @@ def test_truncated_idx_names_file_and_both_hashes(tmp_path, monkeypatch):
     assert "delete this file" in message
 
 
+def test_valid_but_unofficial_idx_is_rejected(tmp_path, monkeypatch):
+    folder = tmp_path / "data" / "mnist"
+    make_idx_folder(folder, monkeypatch)
+    target = folder / IDX["test"][0]
+    expected = sha256(target)
+    write_idx(target, tiny_arrays(13, 99)[0])  # well-formed, but not the registered release
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(data.IntegrityError, match="not an official release") as info:
+        data.load_dataset("mnist", "test")
+    assert expected in str(info.value) and sha256(target) in str(info.value)
+
+
 def test_corrupt_official_npz_names_the_keras_hash(tmp_path, monkeypatch):
     path = tmp_path / "keras_home" / "datasets" / "mnist.npz"
     path.parent.mkdir(parents=True)
