@@ -73,6 +73,12 @@ def _as_model_input(images, what: str = "images") -> np.ndarray:
             f"float {what} must lie in [-1, 1] (a tanh generator's range), got values in "
             f"[{x.min():.3g}, {x.max():.3g}]; rescale 0..1 data with x * 2 - 1"
         )
+    if len(x) >= 4 and x.min() >= 0 and x.max() > 0:  # a whole batch without a dark pixel
+        warnings.warn(
+            "float images have no negative values: they look like 0..1 data, but float "
+            "images are read as [-1, 1] (a tanh generator's range); pass x * 2 - 1",
+            stacklevel=3,
+        )
     return np.clip(x, -1.0, 1.0).astype(np.float32)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -40,6 +41,12 @@ def _to_uint8_images(images) -> np.ndarray:
         raise ValueError(
             f"float images must lie in [-1, 1], got [{x.min():.3g}, {x.max():.3g}]; "
             "rescale 0..1 data with x * 2 - 1"
+        )
+    if len(x) >= 4 and x.min() >= 0 and x.max() > 0:  # a whole batch without a dark pixel
+        warnings.warn(
+            "float images have no negative values: they look like 0..1 data, but float "
+            "images are read as [-1, 1] (a tanh generator's range); pass x * 2 - 1",
+            stacklevel=3,
         )
     return np.round((np.clip(x, -1, 1) + 1) * 127.5).astype(np.uint8)
 

@@ -94,6 +94,8 @@ def test_image_inputs_are_validated(tiny_classifier):
         metrics.features(np.full((4, 28, 28), 2.0, np.float32), classifier=tiny_classifier)
     with pytest.raises(ValueError, match="NaN"):
         metrics.features(np.full((4, 28, 28), np.nan, np.float32), classifier=tiny_classifier)
+    with pytest.warns(UserWarning, match="0..1 data"):
+        metrics.features(_random_images(4, 0) / 255.0, classifier=tiny_classifier)
     with pytest.raises(ValueError, match="uint8"):
         metrics.features(np.zeros((4, 28, 28), np.int64), classifier=tiny_classifier)
 

@@ -49,6 +49,8 @@ def test_image_grid_rejects_bad_input():
         plotting.image_grid(np.full((2, 28, 28), 3.0))
     with pytest.raises(ValueError, match="ncols"):
         plotting.image_grid(_digits(2), ncols=0)
+    with pytest.warns(UserWarning, match="0..1 data"):
+        plotting.image_grid(_digits(4) / 255.0)
 
 
 def test_show_images_with_and_without_labels():
