@@ -114,12 +114,15 @@ def _history_columns(history) -> dict[str, list[float]]:
             raise FileNotFoundError(f"no history CSV at {path}")
         with path.open(newline="") as f:
             rows = list(csv.DictReader(f))
-        history = {k: [float(r[k]) for r in rows] for k in (rows[0] if rows else {})}
+        history = {k: [r[k] for r in rows] for k in (rows[0] if rows else {})}
     if not isinstance(history, Mapping) or not history:
         raise ValueError(
             "history must be a Keras History, a non-empty dict of lists, or a CSVLogger file path"
         )
-    columns = {k: [float(v) for v in vals] for k, vals in history.items()}
+    try:
+        columns = {k: [float(v) for v in vals] for k, vals in history.items()}
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"every history column must hold numbers: {err}") from None
     lengths = {len(v) for v in columns.values()}
     if len(lengths) != 1 or 0 in lengths:
         raise ValueError(f"history columns must be non-empty and equally long, got {lengths}")

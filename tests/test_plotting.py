@@ -93,6 +93,8 @@ def test_plot_history_from_dict_history_object_and_csv(tmp_path):
         plotting.plot_history(hist, keys=["accuracy"])
     with pytest.raises(ValueError, match="equally long"):
         plotting.plot_history({"a": [1, 2], "b": [1]})
+    with pytest.raises(ValueError, match="numbers"):
+        plotting.plot_history({"a": [1, "slow"]})
 
 
 def test_plot_scores_draws_the_floor():
