@@ -42,6 +42,22 @@ import numpy as np
 DATASETS = ("mnist", "fashion_mnist")
 SPLITS = ("train", "test")
 SOURCES = ("dir", "keras_cache", "download", "shipped")  # the order "auto" tries them in
+#: What each label means, for captions and class histograms.
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+}
 
 FULL_SIZE = {"train": 60_000, "test": 10_000}  # both datasets, official release
 _NOUN = {"mnist": "digits", "fashion_mnist": "clothing images"}

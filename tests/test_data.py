@@ -486,3 +486,11 @@ def test_make_dataset_explains_a_batch_larger_than_the_data():
 def test_make_dataset_rejects_float_input():
     with pytest.raises(ValueError, match="uint8 images"):
         data.make_dataset(np.zeros((10, 28, 28, 1), np.float32))
+
+
+def test_class_names_cover_every_label() -> None:
+    for name in data.DATASETS:
+        _, labels = data.load_dataset(name, split="test", source="shipped", verbose=False)
+        names = data.CLASS_NAMES[name]
+        assert len(names) == 10 and len(set(names)) == 10
+        assert int(labels.max()) < len(names)
