@@ -137,7 +137,12 @@ def latent_explorer(
 
 
 def interpolation_slider(
-    generator, seed_a: int = 0, seed_b: int = 1, latent_dim: int | None = None
+    generator,
+    seed_a: int = 0,
+    seed_b: int = 1,
+    latent_dim: int | None = None,
+    spherical: bool = True,
 ) -> InterpolationSlider:
-    """A slider t in [0, 1] between the latent vectors drawn with ``seed_a`` and ``seed_b``."""
-    return InterpolationSlider(generator, seed_a, seed_b, latent_dim)
+    """A slider t in [0, 1] between the latent vectors drawn with ``seed_a`` and ``seed_b``
+    (along the great circle, or a straight line with ``spherical=False``)."""
+    return InterpolationSlider(generator, seed_a, seed_b, latent_dim, spherical)

@@ -64,6 +64,9 @@ def test_interpolation_slider_walks_from_seed_a_to_seed_b():
     w.slider.value = 0.5
     norms = np.linalg.norm([w.z_a, w.z_b], axis=1)
     assert np.linalg.norm(w.z) > 0.9 * norms.min()  # spherical: no shrinking in the middle
+    straight = widgets.interpolation_slider(brightness_generator, latent_dim=10, spherical=False)
+    straight.slider.value = 0.5
+    assert np.allclose(straight.z, (w.z_a + w.z_b) / 2, atol=1e-6)
 
 
 def test_widgets_read_latent_size_from_a_keras_generator():
