@@ -1,0 +1,467 @@
+"""The GAN trainer: one step per player, checkpoints that survive crashes, profiles, sampling."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+
+import numpy as np
+import pytest
+
+from aigc_course import training
+from aigc_course._tf import keras, tf
+
+LATENT = 8
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    monkeypatch.setenv("AIGC_OFFLINE", "1")
+    monkeypatch.setenv("AIGC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("AIGC_SMOKE", raising=False)
+
+
+def tiny_generator(latent_dim: int = LATENT, width: int = 4) -> keras.Model:
+    z = keras.Input((latent_dim,))
+    x = keras.layers.Dense(7 * 7 * width)(z)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Reshape((7, 7, width))(keras.layers.LeakyReLU(0.2)(x))
+    x = keras.layers.Conv2DTranspose(1, 4, strides=4, padding="same")(x)
+    return keras.Model(z, keras.layers.Activation("tanh", dtype="float32")(x))
+
+
+def tiny_discriminator(width: int = 4) -> keras.Model:
+    x_in = keras.Input((28, 28, 1))
+    x = keras.layers.LeakyReLU(0.2)(keras.layers.Conv2D(width, 4, strides=4)(x_in))
+    return keras.Model(x_in, keras.layers.Dense(1, dtype="float32")(keras.layers.Flatten()(x)))
+
+
+def tiny_gan(loss="non_saturating", d_steps=1, d_lr=1e-3, g_lr=1e-3, jit=False, width=4):
+    gan = training.GAN(
+        tiny_generator(width=width), tiny_discriminator(width), LATENT, loss=loss, d_steps=d_steps
+    )
+    gan.compile(keras.optimizers.Adam(d_lr), keras.optimizers.Adam(g_lr), jit_compile=jit)
+    return gan
+
+
+def real_batches(n=64, batch=16, seed=0):
+    images = np.random.default_rng(seed).uniform(-1, 1, (n, 28, 28, 1)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True).repeat()
+
+
+def trainable(model):
+    return [v.numpy().copy() for v in model.trainable_variables]
+
+
+def changed(before, model):
+    return any(
+        not np.array_equal(a, v.numpy())
+        for a, v in zip(before, model.trainable_variables, strict=True)
+    )
+
+
+def sha(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- the train step
+
+
+def test_a_step_updates_both_players():
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan(d_steps=2)
+    g0, d0 = trainable(gan.generator), trainable(gan.discriminator)
+    gan.fit(real_batches(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
+    assert changed(g0, gan.generator) and changed(d0, gan.discriminator)
+    assert int(gan.d_optimizer.iterations.numpy()) == 2  # d_steps discriminator updates
+    assert int(gan.g_optimizer.iterations.numpy()) == 1
+    assert int(gan.step.numpy()) == 1
+
+
+@pytest.mark.parametrize("frozen", ["generator", "discriminator"])
+def test_each_player_moves_only_through_its_own_optimizer(frozen):
+    """With one player's learning rate at 0, that player must not move; the other must."""
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan(
+        d_lr=0.0 if frozen == "discriminator" else 1e-3, g_lr=0.0 if frozen == "generator" else 1e-3
+    )
+    g0, d0 = trainable(gan.generator), trainable(gan.discriminator)
+    gan.fit(real_batches(), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False)
+    assert changed(g0, gan.generator) == (frozen != "generator")
+    assert changed(d0, gan.discriminator) == (frozen != "discriminator")
+
+
+@pytest.mark.parametrize("loss", ["non_saturating", "minimax", "lsgan", "wgan_gp", "hinge"])
+def test_metrics_present_and_finite_for_every_loss(loss):
+    keras.utils.set_random_seed(0)
+    history = tiny_gan(loss=loss).fit(
+        real_batches(), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False
+    )
+    logs = {k: v[-1] for k, v in history.history.items()}
+    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(math.isfinite(v) for v in logs.values()), logs
+    assert 0.0 <= logs["d_real"] <= 1.0 and 0.0 <= logs["d_fake"] <= 1.0
+
+
+def test_non_saturating_losses_start_near_log_two():
+    """An untrained D says ~50 % everywhere: L_D ~ 2 log 2, L_G ~ log 2 (closed form)."""
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan(d_lr=1e-9, g_lr=1e-9)
+    kernel = gan.discriminator.layers[-1].kernel  # zero weights, zero bias: D(x) = 1/2 exactly
+    kernel.assign(np.zeros(kernel.shape, "float32"))
+    logs = gan.fit(real_batches(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False).history
+    assert logs["d_loss"][0] == pytest.approx(2 * math.log(2), abs=1e-4)
+    assert logs["g_loss"][0] == pytest.approx(math.log(2), abs=1e-4)
+    assert logs["d_real"][0] == pytest.approx(0.5, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_xla_step_on_cpu():
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan(jit=True)
+    logs = gan.fit(real_batches(), steps_per_epoch=2, epochs=1, verbose=0, shuffle=False).history
+    assert all(math.isfinite(v[-1]) for v in logs.values())
+    assert int(gan.step.numpy()) == 2
+
+
+def test_mixed_precision_wraps_optimizers_and_steps():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        gen, disc = tiny_generator(), tiny_discriminator()
+    finally:
+        keras.config.set_dtype_policy(previous)
+    gan = training.GAN(gen, disc, LATENT)
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    assert isinstance(gan.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert gen.layers[1].compute_dtype == "float16" and gen.output.dtype == "float32"
+    logs = gan.fit(real_batches(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False).history
+    assert all(math.isfinite(v[-1]) for v in logs.values())
+
+
+def test_gan_rejects_bad_arguments():
+    g, d = tiny_generator(), tiny_discriminator()
+    with pytest.raises(ValueError, match="latent_dim"):
+        training.GAN(g, d, latent_dim=0)
+    with pytest.raises(ValueError, match="unknown loss"):
+        training.GAN(g, d, LATENT, loss="wasserstein")
+    with pytest.raises(ValueError, match="d_steps"):
+        training.GAN(g, d, LATENT, d_steps=0)
+    with pytest.raises(ValueError, match="two different models"):
+        training.GAN(g, g, LATENT)
+    gan = training.GAN(g, d, LATENT)
+    opt = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="its own optimizer"):
+        gan.compile(opt, opt)
+    with pytest.raises(ValueError, match="keras optimizer"):
+        gan.compile("adam", keras.optimizers.Adam())
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def fit_with_checkpoint(tmp_path, epochs=2, steps=4, every=3, config=None):
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan()
+    ckpt = training.Checkpoint(tmp_path / "ckpt", every_steps=every, config=config or {"width": 4})
+    gan.fit(
+        real_batches(),
+        steps_per_epoch=steps,
+        epochs=epochs,
+        callbacks=[ckpt],
+        verbose=0,
+        shuffle=False,
+    )
+    return gan, ckpt
+
+
+def test_checkpoint_is_one_file_plus_manifest_and_leaves_no_temporaries(tmp_path):
+    gan, ckpt = fit_with_checkpoint(tmp_path)
+    assert sorted(p.name for p in ckpt.directory.iterdir()) == ["checkpoint.npz", "manifest.json"]
+    manifest = json.loads((ckpt.directory / "manifest.json").read_text())
+    assert manifest == training.Checkpoint.read_manifest(ckpt.directory)
+    assert (manifest["step"], manifest["epoch"], manifest["epoch_step"]) == (8, 2, 0)
+
+
+def test_crash_during_a_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    gan, ckpt = fit_with_checkpoint(tmp_path)
+    before = sha(ckpt.path)
+
+    def crash(file, **arrays):
+        file.write(b"PK\x03\x04 half a checkpoint")
+        raise OSError("disk full (simulated)")
+
+    gan.fit(
+        real_batches(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False
+    )  # the model moves on
+    monkeypatch.setattr(training.np, "savez", crash)
+    with pytest.raises(OSError, match="simulated"):
+        ckpt.save()
+    monkeypatch.undo()
+    assert sha(ckpt.path) == before
+    assert sorted(p.name for p in ckpt.directory.iterdir()) == ["checkpoint.npz", "manifest.json"]
+    fresh = tiny_gan()
+    assert training.Checkpoint(ckpt.directory, config={"width": 4}).restore(fresh)["step"] == 8
+
+
+def test_stale_temporary_from_a_killed_writer_is_cleaned(tmp_path):
+    gan, ckpt = fit_with_checkpoint(tmp_path, epochs=1)
+    stale = ckpt.directory / ".checkpoint.k1ll3d.tmp.npz"
+    stale.write_bytes(b"partial")
+    gan.fit(real_batches(), steps_per_epoch=1, epochs=1, callbacks=[ckpt], verbose=0, shuffle=False)
+    assert not stale.exists() and ckpt.path.exists()
+
+
+def test_resume_restores_weights_optimizers_and_counters(tmp_path):
+    gan, ckpt = fit_with_checkpoint(tmp_path)
+    with np.load(ckpt.path) as saved:
+        saved = dict(saved)
+    fresh = tiny_gan()
+    restored = training.Checkpoint(ckpt.directory, config={"width": 4})
+    manifest = restored.restore(fresh)
+    assert manifest["step"] == int(fresh.step.numpy()) == 8
+    for key, var in training._state_variables(fresh).items():
+        np.testing.assert_array_equal(var.numpy(), saved[key], err_msg=key)
+    for a, b in zip(
+        gan.generator.weights + gan.discriminator.weights,
+        fresh.generator.weights + fresh.discriminator.weights,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert int(fresh.d_optimizer.iterations.numpy()) == int(gan.d_optimizer.iterations.numpy()) == 8
+    fresh.fit(
+        real_batches(), steps_per_epoch=4, epochs=3, initial_epoch=manifest["epoch"],
+        callbacks=[restored], verbose=0,
+    )  # fmt: skip
+    after = training.Checkpoint.read_manifest(ckpt.directory)
+    assert (after["step"], after["epoch"]) == (12, 3)
+
+
+def test_an_early_stop_records_the_position_within_the_epoch(tmp_path):
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan()
+    ckpt = training.Checkpoint(tmp_path / "ckpt", every_steps=3)
+
+    class Stop(keras.callbacks.Callback):  # stop after step 4 of 5
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.stop_training = batch == 3
+
+    gan.fit(
+        real_batches(),
+        steps_per_epoch=5,
+        epochs=2,
+        callbacks=[ckpt, Stop()],
+        verbose=0,
+        shuffle=False,
+    )
+    manifest = training.Checkpoint.read_manifest(ckpt.directory)
+    assert (manifest["step"], manifest["epoch"], manifest["epoch_step"]) == (4, 0, 4)
+
+
+def test_changed_architecture_is_refused_and_checkpoint_untouched(tmp_path):
+    _, ckpt = fit_with_checkpoint(tmp_path, config={"latent_dim": LATENT, "width": 4, "loss": "x"})
+    hashes = {p.name: sha(p) for p in ckpt.directory.iterdir()}
+    wider = training.GAN(tiny_generator(width=6), tiny_discriminator(6), LATENT)
+    wider.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    with pytest.raises(ValueError, match=r"width: checkpoint has 4, this run asks for 6"):
+        training.Checkpoint(
+            ckpt.directory, config={"latent_dim": LATENT, "width": 6, "loss": "x"}
+        ).restore(wider)
+    # same declared config but different shapes: the variable check names the mismatch
+    with pytest.raises(ValueError, match=r"generator/000: checkpoint has shape"):
+        training.Checkpoint(
+            ckpt.directory, config={"latent_dim": LATENT, "width": 4, "loss": "x"}
+        ).restore(wider)
+    assert {p.name: sha(p) for p in ckpt.directory.iterdir()} == hashes
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path, capsys):
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan()
+    ckpt = training.Checkpoint(tmp_path / "ckpt", every_steps=2)
+    stop = training.StopOnNaN(ckpt)
+
+    class Poison(keras.callbacks.Callback):  # corrupt D after step 3, so step 4's losses are NaN
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                kernel = self.model.discriminator.layers[-1].kernel
+                kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+
+    gan.fit(
+        real_batches(), steps_per_epoch=8, epochs=3, callbacks=[stop, ckpt, Poison()], verbose=0
+    )
+    assert int(gan.step.numpy()) == 4  # stopped at once, not after 24 steps
+    assert "step 4" in stop.message and "last good checkpoint (step 2)" in stop.message
+    assert stop.message in capsys.readouterr().err
+    assert training.Checkpoint.read_manifest(ckpt.directory)["step"] == 2
+    with np.load(ckpt.path) as saved:
+        assert all(np.isfinite(saved[k]).all() for k in saved.files if saved[k].dtype.kind == "f")
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+def test_sample_grid_writes_one_png_per_epoch_and_shows_it(tmp_path, monkeypatch):
+    from PIL import Image
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan()
+    grid = training.SampleGrid(tmp_path / "s", LATENT, n=16, every_epochs=2, show=True)
+    gan.fit(real_batches(), steps_per_epoch=1, epochs=4, callbacks=[grid], verbose=0, shuffle=False)
+    assert [p.name for p in sorted((tmp_path / "s").iterdir())] == [
+        "epoch_002.png",
+        "epoch_004.png",
+    ]
+    assert Image.open(tmp_path / "s" / "epoch_002.png").size == (4 * 29 + 1, 4 * 29 + 1)
+    assert len(shown) == 2 and shown[0].data == (tmp_path / "s" / "epoch_002.png").read_bytes()
+    with pytest.raises(ValueError, match="exactly one"):
+        training.SampleGrid(tmp_path, latent_dim=8, noise=np.zeros((4, 8)))
+
+
+def test_sample_grid_uses_the_same_noise_every_epoch(tmp_path):
+    a = training.SampleGrid(tmp_path, LATENT, n=9, seed=3)
+    b = training.SampleGrid(tmp_path, LATENT, n=9, seed=3)
+    np.testing.assert_array_equal(a.noise, b.noise)
+    assert a.noise.shape == (9, LATENT)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_auto_profile(monkeypatch):
+    assert training.get_profile("auto").name == "cpu"  # no GPU here
+    monkeypatch.setattr(training, "GPUS", ["a GPU"])
+    assert training.get_profile("auto").name == "gpu"
+    monkeypatch.setenv("AIGC_SMOKE", "1")
+    assert training.get_profile("auto").name == "smoke"
+    assert training.get_profile("cpu").name == "cpu"  # an explicit choice wins
+
+
+def test_profiles_are_sane():
+    assert set(training.PROFILES) == {"smoke", "cpu", "gpu"}
+    gpu, cpu = training.PROFILES["gpu"], training.PROFILES["cpu"]
+    assert gpu.width == 64 and gpu.mixed_precision and gpu.epochs >= 50
+    assert cpu.width < gpu.width and not cpu.mixed_precision
+    assert training.PROFILES["smoke"].steps_per_epoch(9000) <= 20
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": "64"}, "batch_size"),
+        ({"latent_dim": -3}, "latent_dim"),
+        ({"width": 2.5}, "width"),
+        ({"g_learning_rate": 0}, "g_learning_rate"),
+        ({"beta_1": 1.0}, "beta_1"),
+        ({"loss": "wasserstein"}, "unknown loss"),
+        ({"images_per_epoch": 10}, "images_per_epoch"),
+    ],
+)
+def test_invalid_profile_values(change, match):
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(training.PROFILES["cpu"], **change)
+
+
+def test_invalid_names_and_arguments(tmp_path):
+    with pytest.raises(ValueError, match="choose one of: auto, smoke, cpu, gpu"):
+        training.get_profile("fast")
+    with pytest.raises(ValueError, match="epochs"):
+        training.train_gan(profile="smoke", out=tmp_path / "r", epochs=0)
+    with pytest.raises(ValueError, match="seed"):
+        training.train_gan(profile="smoke", out=tmp_path / "r", seed=-1)
+    with pytest.raises(ValueError, match="fashion_mnist"):
+        training.train_gan(dataset="cifar10", profile="smoke", out=tmp_path / "r")
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        training.train_gan(profile="smoke", out=tmp_path / "r", resume=True)
+    with pytest.raises(ValueError, match="fewer than one batch"):
+        training.PROFILES["smoke"].steps_per_epoch(10)
+
+
+# --------------------------------------------------------------------------- train_gan, end to end
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "smoke"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AIGC_OFFLINE", "1")
+    try:
+        result = training.train_gan(profile="smoke", out=out, progress=False, evaluate=False)
+    finally:
+        mp.undo()
+    return result
+
+
+@pytest.mark.slow
+def test_train_gan_writes_a_complete_run(smoke_run):
+    out, prof = smoke_run.run_dir, smoke_run.profile
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*")}
+    assert {
+        "history.csv", "generator.keras", "metrics.json", "checkpoints/checkpoint.npz",
+        "checkpoints/manifest.json", "samples/epoch_001.png", "samples/epoch_002.png",
+    } <= names  # fmt: skip
+    assert not [n for n in names if ".tmp" in n]
+    assert smoke_run.history["epoch"] == [0.0, 1.0]
+    assert set(smoke_run.history) == {"epoch", "d_loss", "g_loss", "d_real", "d_fake"}
+    steps = prof.steps_per_epoch(9000) * prof.epochs
+    assert smoke_run.metrics["step"] == steps == int(smoke_run.gan.step.numpy())
+    assert json.loads((out / "metrics.json").read_text())["epoch"] == prof.epochs
+
+
+@pytest.mark.slow
+def test_train_gan_refuses_to_overwrite_and_to_resume_another_architecture(smoke_run, tmp_path):
+    ckpt = smoke_run.run_dir / "checkpoints"
+    hashes = {p.name: sha(p) for p in ckpt.iterdir()}
+    with pytest.raises(ValueError, match="already holds a checkpoint"):
+        training.train_gan(profile="smoke", out=smoke_run.run_dir, evaluate=False)
+    wider = dataclasses.replace(smoke_run.profile, width=12)
+    with pytest.raises(ValueError, match="width: checkpoint has 8, this run asks for 12"):
+        training.train_gan(profile=wider, out=smoke_run.run_dir, resume=True, evaluate=False)
+    with pytest.raises(ValueError, match="dataset: checkpoint has 'mnist'"):
+        training.train_gan(
+            "fashion_mnist", profile="smoke", out=smoke_run.run_dir, resume=True, evaluate=False
+        )
+    assert {p.name: sha(p) for p in ckpt.iterdir()} == hashes
+
+
+@pytest.mark.slow
+def test_sample_run_writes_npy_and_png(smoke_run, tmp_path):
+    from PIL import Image
+
+    arr = training.sample_run(smoke_run.run_dir, 10, tmp_path / "s.npy", seed=1)
+    images = np.load(arr)
+    assert images.shape == (10, 28, 28) and images.dtype == np.uint8
+    np.testing.assert_array_equal(
+        images, np.load(training.sample_run(smoke_run.run_dir, 10, tmp_path / "t.npy", seed=1))
+    )
+    png = training.sample_run(smoke_run.run_dir, 10, tmp_path / "s.png")
+    assert Image.open(png).size == (4 * 29 + 1, 3 * 29 + 1)
+    with pytest.raises(ValueError, match=".npy"):
+        training.sample_run(smoke_run.run_dir, 10, tmp_path / "s.jpg")
+    with pytest.raises(ValueError, match="n must be"):
+        training.sample_run(smoke_run.run_dir, 0, tmp_path / "s.npy")
+    with pytest.raises(FileNotFoundError, match="train it first"):
+        training.sample_run(tmp_path / "nothing", 4, tmp_path / "s.npy")
+
+
+@pytest.mark.slow
+def test_load_generator_falls_back_to_the_checkpoint(smoke_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "interrupted"
+    shutil.copytree(smoke_run.run_dir / "checkpoints", run / "checkpoints")
+    gen = training.load_generator(run)
+    z = (
+        np.random.default_rng(0)
+        .standard_normal((4, smoke_run.profile.latent_dim))
+        .astype("float32")
+    )
+    np.testing.assert_allclose(
+        gen(z, training=False), smoke_run.generator(z, training=False), atol=1e-6
+    )
