@@ -193,7 +193,7 @@ def get_classifier(dataset: str = "mnist", verbose: bool = True):
             model = keras.models.load_model(model_path, compile=False)
             acc = json.loads(meta_path.read_text())["test_accuracy"]
             how = "loaded from the cache"
-        except (OSError, ValueError, KeyError) as err:  # stale or corrupt: train afresh
+        except Exception as err:  # any unreadable cache entry (corrupt, older Keras): retrain
             warnings.warn(
                 f"could not load cached classifier {model_path} ({err}); retraining", stacklevel=2
             )

@@ -223,3 +223,11 @@ def test_get_classifier_trains_once_then_loads_from_cache(tmp_path, monkeypatch,
             metrics.features(x, classifier=first), metrics.features(x, classifier=second)
         )
     assert second.get_layer("features").output.shape[-1] == first.get_layer("features").units
+
+    # a corrupt cache file is reported and replaced, not fatal
+    (tmp_path / files[1]).write_bytes(b"not a keras file")
+    monkeypatch.setattr(metrics, "_memo", {})
+    monkeypatch.setattr(metrics, "_train_classifier", lambda *a: first)
+    with pytest.warns(UserWarning, match="could not load cached classifier"):
+        assert metrics.get_classifier("mnist", verbose=False) is first
+    assert len(list(tmp_path.iterdir())) == 2
