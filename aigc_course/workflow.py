@@ -28,6 +28,17 @@ __all__ = [
 ]
 
 
+def _run(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """``model`` in inference mode on ``x``, batch by batch. Calls the model directly instead of
+    ``predict()``, whose tf.data pipeline can print C++ log lines into notebook outputs."""
+    return np.concatenate(
+        [
+            np.asarray(model(x[i : i + batch_size], training=False))
+            for i in range(0, len(x), batch_size)
+        ]
+    )
+
+
 def copy_gan(gan: GAN, learning_rate: float = 1e-4, beta_1: float = 0.5) -> GAN:
     """A new, compiled :class:`~aigc_course.training.GAN` with copies of ``gan``'s two networks.
 
@@ -86,8 +97,7 @@ def predicted_classes(images: np.ndarray, classifier: keras.Model) -> np.ndarray
         x = x[..., None]
     if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) == 0:
         raise ValueError(f"expected a non-empty batch of 28x28 images, got shape {x.shape}")
-    probs = classifier.predict(x.astype(np.float32), batch_size=500, verbose=0)
-    return np.asarray(probs).argmax(axis=1)
+    return _run(classifier, x.astype(np.float32)).argmax(axis=1)
 
 
 def class_histogram(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
@@ -146,7 +156,7 @@ def serve(path: str | Path, seed: int | None = None) -> Callable[[int], np.ndarr
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         z = rng.standard_normal((int(n), latent_dim)).astype(np.float32)
-        return to_uint8(generator.predict(z, batch_size=256, verbose=0))
+        return to_uint8(_run(generator, z))
 
     generate.generator = generator  # type: ignore[attr-defined]
     return generate

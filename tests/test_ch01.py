@@ -124,8 +124,10 @@ def test_claims():
         ch01.check_claims(flipped)
     with pytest.raises(CheckFailed, match="5 letters"):
         ch01.check_claims("SW")
-    with pytest.raises(CheckFailed):
-        ch01.check_claims(None)
+    with pytest.raises(NotAttempted):
+        ch01.check_claims("")
+    with pytest.raises(CheckFailed, match="expected a string"):
+        ch01.check_claims(5)
 
 
 def test_log_likelihood():
@@ -148,9 +150,12 @@ def test_autoregressive():
     for wrong in ("a", "c", "d"):
         with pytest.raises(CheckFailed, match="not right"):
             ch01.check_autoregressive(wrong)
-    for malformed in ("", "ab", None, 2):
+    for malformed in ("ab", "e", 2):
         with pytest.raises(CheckFailed, match="one letter"):
             ch01.check_autoregressive(malformed)
+    for untouched in ("", None):
+        with pytest.raises(NotAttempted):
+            ch01.check_autoregressive(untouched)
 
 
 def test_toy_table_is_a_real_table():

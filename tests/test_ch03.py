@@ -28,7 +28,7 @@ def label_drift(a, b, n_classes=10):
     return 0.5 * np.abs(p - q).sum()
 
 
-def make_generate(seed=0):
+def make_generate(path, seed=0):
     rng = np.random.default_rng(seed)
 
     def generate(n):
@@ -38,9 +38,11 @@ def make_generate(seed=0):
 
 
 def test_stubs_are_reported_as_not_attempted():
-    for check_fn in (ch03.check_select_few_shot, ch03.check_label_drift, ch03.check_generate):
+    for check_fn in (ch03.check_select_few_shot, ch03.check_label_drift):
         with pytest.raises(NotAttempted, match="not attempted"):
             check_fn(stub)
+    with pytest.raises(NotAttempted, match="not attempted"):
+        ch03.check_make_generate(stub, "model.keras")
 
 
 def test_select_few_shot():
@@ -88,14 +90,28 @@ def test_label_drift():
         ch03.check_label_drift(counts)
 
 
-def test_generate():
-    ch03.check_generate(make_generate())
+def test_make_generate():
+    ch03.check_make_generate(make_generate, "model.keras")
+
+    def same_noise(path, seed=0):
+        return lambda n: make_generate(path, seed)(n)
+
     with pytest.raises(CheckFailed, match="identical"):
-        ch03.check_generate(lambda n: make_generate(0)(n))
+        ch03.check_make_generate(same_noise, "model.keras")
+
+    def unseeded(path, seed=0):
+        return make_generate(path, seed=np.random.randint(1 << 30))
+
+    with pytest.raises(CheckFailed, match="second time"):
+        ch03.check_make_generate(unseeded, "model.keras")
     with pytest.raises(CheckFailed, match="dtype"):
-        ch03.check_generate(lambda n: np.zeros((n, 28, 28), np.float32))
+        ch03.check_make_generate(
+            lambda path, seed=0: lambda n: np.zeros((n, 28, 28), np.float32), "model.keras"
+        )
     with pytest.raises(CheckFailed, match="shape"):
-        ch03.check_generate(lambda n: np.zeros((n, 28, 28, 1), np.uint8))
+        ch03.check_make_generate(
+            lambda path, seed=0: lambda n: np.zeros((n, 28, 28, 1), np.uint8), "model.keras"
+        )
 
 
 def test_multiple_choice():
@@ -106,9 +122,12 @@ def test_multiple_choice():
             ch03.check_evaluation_choice(wrong)
     with pytest.raises(CheckFailed, match="does not fit"):
         ch03.check_monitoring_diagnosis("a")
-    for malformed in (None, "", "bc", 1):
+    for malformed in ("bc", "e", 1):
         with pytest.raises(CheckFailed, match="one letter"):
             ch03.check_evaluation_choice(malformed)
+    for untouched in (None, ""):
+        with pytest.raises(NotAttempted):
+            ch03.check_monitoring_diagnosis(untouched)
 
 
 # --- workflow helpers ----------------------------------------------------------------------------

@@ -11,7 +11,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from aigc_course.checks import CheckFailed, check, check_callable, check_close, check_true, ok
+from aigc_course.checks import (
+    CheckFailed,
+    NotAttempted,
+    check,
+    check_callable,
+    check_close,
+    check_true,
+    ok,
+)
 from aigc_course.timeline import MODALITIES, Milestone, load_milestones
 
 __all__ = [
@@ -102,7 +110,9 @@ def check_years_between(years_between: Callable[[list[Milestone], str, str], int
 @check
 def check_claims(answer: str) -> None:
     """``answer`` is a string of five letters S/W, one per claim a–e of :data:`CLAIMS`."""
-    if answer is None or not isinstance(answer, str):
+    if answer is None or answer == "":
+        raise NotAttempted("check_claims", "write your five letters into answer_claims")
+    if not isinstance(answer, str):
         raise CheckFailed(f"expected a string such as 'SWSWS', got {answer!r}")
     answer = answer.strip().upper()
     check_true(
@@ -164,6 +174,8 @@ def _hint(got: object, want: np.ndarray) -> str | None:
 @check
 def check_autoregressive(answer: str) -> None:
     """``answer`` is the letter of the model that generates text autoregressively."""
+    if answer is None or answer == "":
+        raise NotAttempted("check_autoregressive", "write one letter into answer_autoregressive")
     letters = ("a", "b", "c", "d")
     if not isinstance(answer, str) or answer.strip().lower() not in letters:
         raise CheckFailed(f"expected one letter a, b, c or d, got {answer!r}")

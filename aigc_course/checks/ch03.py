@@ -12,6 +12,7 @@ import numpy as np
 
 from aigc_course.checks import (
     CheckFailed,
+    NotAttempted,
     check,
     check_callable,
     check_close,
@@ -24,7 +25,7 @@ from aigc_course.checks import (
 __all__ = [
     "check_select_few_shot",
     "check_label_drift",
-    "check_generate",
+    "check_make_generate",
     "check_evaluation_choice",
     "check_monitoring_diagnosis",
 ]
@@ -124,9 +125,12 @@ def check_label_drift(label_drift: Callable[..., float]) -> None:
 
 
 @check
-def check_generate(generate: Callable[[int], np.ndarray]) -> None:
-    """``generate(n)``: ``n`` fresh images from the saved generator as uint8 ``(n, 28, 28)``."""
-    check_callable("generate", generate)
+def check_make_generate(make_generate: Callable[..., Callable[[int], np.ndarray]], path) -> None:
+    """``make_generate(path, seed=0)`` loads the saved generator once and returns ``generate(n)``,
+    which serves ``n`` fresh images as uint8 ``(n, 28, 28)``."""
+    check_callable("make_generate", make_generate)
+    generate = make_generate(path, seed=0)
+    check_callable("make_generate(path)", generate)
     first = generate(5)
     check_shape("generate(5)", first, (5, 28, 28))
     check_dtype(
@@ -148,10 +152,18 @@ def check_generate(generate: Callable[[int], np.ndarray]) -> None:
         "two calls of generate(5) returned identical images",
         "draw fresh noise for every request (one rng created once, outside generate)",
     )
-    ok("generate(n) serves fresh uint8 images of shape (n, 28, 28)")
+    replay = np.asarray(make_generate(path, seed=0)(5))
+    check_true(
+        np.array_equal(first, replay),
+        "make_generate(path, seed=0) served different images the second time",
+        "create the noise generator from the seed: np.random.default_rng(seed)",
+    )
+    ok("generate(n) serves fresh uint8 images of shape (n, 28, 28), reproducible by seed")
 
 
-def _letter(answer: object, letters: str) -> str:
+def _letter(answer: object, letters: str, name: str) -> str:
+    if answer is None or answer == "":
+        raise NotAttempted(name, "write one letter into the answer variable")
     if not isinstance(answer, str) or answer.strip().lower() not in tuple(letters):
         raise CheckFailed(f"expected one letter out of {', '.join(letters)}, got {answer!r}")
     return answer.strip().lower()
@@ -161,7 +173,7 @@ def _letter(answer: object, letters: str) -> str:
 def check_evaluation_choice(answer: str) -> None:
     """Q4: which evaluation of a fine-tuned image generator is most informative."""
     check_true(
-        _letter(answer, "abcd") == "b",
+        _letter(answer, "abcd", "check_evaluation_choice") == "b",
         f"{answer!r} is not the best choice",
         "a generator has no labels to cross-validate and its losses are a two-player game; "
         "which option compares its samples with held-out real data and a reference value?",
@@ -173,7 +185,7 @@ def check_evaluation_choice(answer: str) -> None:
 def check_monitoring_diagnosis(answer: str) -> None:
     """Q5: what the monitoring table of a served generator points to."""
     check_true(
-        _letter(answer, "abcd") == "c",
+        _letter(answer, "abcd", "check_monitoring_diagnosis") == "c",
         f"{answer!r} does not fit all three numbers",
         "the nearest-neighbour distance stayed put, and sampling noise is about 0.05 at n = 1000; "
         "what changes the class histogram of everything served at once?",
