@@ -229,3 +229,22 @@ def test_drift_report_flags_a_different_distribution():
     assert moved["fid"] > 10 * same["fid"]
     assert moved["nn_distance"] > same["nn_distance"]
     assert 0.0 <= same["class_tv"] <= moved["class_tv"] <= 1.0
+
+
+def test_predicted_classes_accepts_uint8_and_float_images():
+    from aigc_course._tf import keras
+    from aigc_course.workflow import predicted_classes
+
+    # a stand-in classifier whose class is the brightest of the first 10 pixels of row 0
+    inputs = keras.Input((28, 28, 1))
+    row = keras.layers.Cropping2D(((0, 27), (0, 18)))(inputs)
+    probs = keras.layers.Softmax()(50.0 * keras.layers.Flatten()(row))
+    classifier = keras.Model(inputs, probs)
+    images = np.zeros((3, 28, 28), np.uint8)
+    images[0, 0, 4] = images[1, 0, 9] = images[2, 0, 0] = 255
+    np.testing.assert_array_equal(predicted_classes(images, classifier), [4, 9, 0])
+    floats = images.astype(np.float32) / 127.5 - 1.0
+    np.testing.assert_array_equal(predicted_classes(floats, classifier), [4, 9, 0])
+    np.testing.assert_array_equal(predicted_classes(floats[..., None], classifier), [4, 9, 0])
+    with pytest.raises(ValueError, match="28x28"):
+        predicted_classes(np.zeros((0, 28, 28), np.uint8), classifier)
