@@ -30,7 +30,7 @@ TEST_ENV = {
     "AIGC_SMOKE": "1",
     "AIGC_OFFLINE": "1",
     "PYTHONHASHSEED": "0",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
     "TF_ENABLE_ONEDNN_OPTS": "0",
     "AIGC_CACHE_DIR": str(ROOT / ".aigc_cache" / "test"),
 }

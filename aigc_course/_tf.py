@@ -6,6 +6,11 @@ the CUDA probe's messages on machines without a GPU. Inside Jupyter they would l
 every notebook's output. We point file descriptor 2 at the null device for the import
 and the first device query, then restore it, so real errors later are still shown.
 Every module of the package imports TensorFlow from here.
+
+``TF_CPP_MIN_LOG_LEVEL`` defaults to 3 (C++ errors hidden too): TensorFlow 2.21 logs a
+harmless C++ "error" about ``use_unbounded_threadpool`` on every ``Model.predict`` once op
+determinism is on. Python exceptions are unaffected. To debug a GPU set-up, start Jupyter
+with ``TF_CPP_MIN_LOG_LEVEL=0``; the course never overrides a value you set.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import contextlib
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 

@@ -47,7 +47,7 @@ from aigc_course.exercises import (
 
 STATUSES = ("passed", "failed", "not attempted", "error", "missing")
 _KERNEL_FILE = re.compile(r"\((?:[\w/.-]*/)?\d+\.py, (line \d+)\)")
-_KERNEL_ENV = {"AIGC_OFFLINE": "1", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+_KERNEL_ENV = {"AIGC_OFFLINE": "1", "PYTHONHASHSEED": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 @dataclass
