@@ -373,7 +373,6 @@ class Checkpoint(keras.callbacks.Callback):
         self.config = dict(config or {})
         self.epoch = 0  # completed epochs
         self.epoch_step = 0  # steps done in the epoch in progress
-        self.steps_per_epoch: int | None = None
         self.saved_step: int | None = None
         self._step = 0
         self._batches = 0  # batches run in this fit() call's current epoch
@@ -387,7 +386,6 @@ class Checkpoint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None) -> None:
         self._remove_stale_temporaries()
         self._step = int(self.model.step.numpy())
-        self.steps_per_epoch = self.params.get("steps") if self.params else None
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self.epoch = epoch
@@ -622,7 +620,7 @@ PROFILES: dict[str, TrainingProfile] = {
     # A 2-core laptop: about five minutes to recognisable digits.
     "cpu": TrainingProfile(
         "cpu", epochs=12, batch_size=64, latent_dim=64, width=32, images_per_epoch=9_600,
-        jit_compile=True, checkpoint_every_steps=100,
+        checkpoint_every_steps=100,
     ),
     # One GPU or more: the full-size DCGAN, 50 passes over the data.
     "gpu": TrainingProfile(
