@@ -465,3 +465,20 @@ def test_load_generator_falls_back_to_the_checkpoint(smoke_run, tmp_path):
     np.testing.assert_allclose(
         gen(z, training=False), smoke_run.generator(z, training=False), atol=1e-6
     )
+
+
+@pytest.mark.slow
+def test_train_gan_raises_on_nan_and_writes_no_generator(tmp_path, monkeypatch):
+    build = training.build_gan
+
+    def poisoned(profile, strategy=None):
+        gan = build(profile, strategy)
+        kernel = gan.discriminator.layers[-1].kernel
+        kernel.assign(np.full(kernel.shape, np.nan, "float32"))
+        return gan
+
+    monkeypatch.setattr(training, "build_gan", poisoned)
+    with pytest.raises(RuntimeError, match="no longer finite.*no checkpoint was saved yet"):
+        training.train_gan(profile="smoke", out=tmp_path / "run", progress=False, evaluate=False)
+    assert not (tmp_path / "run" / "generator.keras").exists()
+    assert not (tmp_path / "run" / "checkpoints" / "checkpoint.npz").exists()
