@@ -282,8 +282,12 @@ def _draw(ax_d, ax_v, data, generator, mus) -> GameState:
         ax_v.plot(mus, values, color="tab:red", label="$C(G)=V(D^*,G)$")
         ax_v.plot(mus, jsds, color="tab:green", label="JSD$(p_{data}\\|p_g)$")
         ax_v.set_xlabel(f"generator mean $\\mu_g$ (with $\\sigma_g$ = {generator.sigma:.2f})")
-    ax_v.axhline(-LOG4, color="gray", lw=0.8, ls=":")
-    ax_v.axhline(math.log(2), color="gray", lw=0.8, ls=":")
+    for level, text, va in [
+        (-LOG4, "−log 4: smallest C(G), at $p_g = p_{data}$", "bottom"),
+        (math.log(2), "log 2: largest JSD", "top"),
+    ]:
+        ax_v.axhline(level, color="gray", lw=0.8, ls=":")
+        ax_v.text(0.01, level, text, transform=ax_v.get_yaxis_transform(), va=va, color="0.4")
     ax_v.plot(
         [getattr(generator, "mu", 0.0)] * 2,
         [state.value, state.jsd],
@@ -293,6 +297,7 @@ def _draw(ax_d, ax_v, data, generator, mus) -> GameState:
         zorder=5,
     )
     ax_v.set_ylim(-LOG4 - 0.1, math.log(2) + 0.1)
+    ax_v.set_ylabel("nats")
     ax_v.set_title("C(G) = -log 4 + 2 JSD")
     ax_v.legend(loc="center right", fontsize=9)
     return state

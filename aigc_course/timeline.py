@@ -78,7 +78,7 @@ def plot_timeline(milestones: list[Milestone], ax=None, title: str | None = None
     if not milestones:
         raise ValueError("plot_timeline needs at least one milestone; got an empty list")
     if ax is None:
-        _, ax = plt.subplots(figsize=(12, 5.5))
+        _, ax = plt.subplots(figsize=(12, 6.5))
     colours = dict(zip(MODALITIES, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
     lanes = {m: i for i, m in enumerate(reversed(MODALITIES))}
     in_lane: dict[str, int] = {}
@@ -87,7 +87,7 @@ def plot_timeline(milestones: list[Milestone], ax=None, title: str | None = None
         i = in_lane.get(m.modality, 0)
         in_lane[m.modality] = i + 1
         # alternate above/below, and near/far, so neighbours in a lane never share a spot
-        offset = (0.16 + 0.2 * ((i // 2) % 2)) * (1 if i % 2 == 0 else -1)
+        offset = (0.14 + 0.18 * ((i // 2) % 2)) * (1 if i % 2 == 0 else -1)
         ax.plot(m.year, y, "o", color=colours[m.modality], markersize=8, zorder=3)
         ax.annotate(
             m.milestone,
@@ -95,7 +95,7 @@ def plot_timeline(milestones: list[Milestone], ax=None, title: str | None = None
             (m.year, y + offset),
             ha="center",
             va="bottom" if offset > 0 else "top",
-            fontsize=9,
+            fontsize=10,
             arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6},
         )
     years = [m.year for m in milestones]
