@@ -78,3 +78,8 @@ def test_conceptual_answers():
         ch04.check_value_at_optimum(math.log(4))
     with pytest.raises(CheckFailed, match="one number"):
         ch04.check_value_at_optimum("-log 4")
+    # untouched answers (the exercise notebook starts them at None) are "not attempted", not wrong
+    with pytest.raises(NotAttempted, match="answer_q1"):
+        ch04.check_article_discriminator_loss(None)
+    with pytest.raises(NotAttempted, match="answer_q2"):
+        ch04.check_value_at_optimum(None)

@@ -11,7 +11,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from aigc_course.checks import CheckFailed, check, check_callable, check_close, check_true, ok
+from aigc_course.checks import (
+    CheckFailed,
+    NotAttempted,
+    check,
+    check_callable,
+    check_close,
+    check_true,
+    ok,
+)
 from aigc_course.game1d import (
     LOG4,
     Mixture,
@@ -149,6 +157,10 @@ def check_jsd(jsd: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> Non
 @check
 def check_article_discriminator_loss(answer: str) -> None:
     """``answer`` is the letter saying what minimising the article's L_D does to D."""
+    if answer is None or answer == "":
+        raise NotAttempted(
+            "check_article_discriminator_loss", 'set answer_q1 to one letter, e.g. "a"'
+        )
     if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
         raise CheckFailed(f"expected one letter a, b, c or d, got {answer!r}")
     check_true(
@@ -163,7 +175,9 @@ def check_article_discriminator_loss(answer: str) -> None:
 @check
 def check_value_at_optimum(answer: float) -> None:
     """``answer`` is C(G) = V(D*, G) when p_g = p_data, as a number."""
-    if answer is None or isinstance(answer, str) or np.ndim(answer) != 0:
+    if answer is None:
+        raise NotAttempted("check_value_at_optimum", "set answer_q2 to a number, e.g. np.log(2)")
+    if isinstance(answer, str) or np.ndim(answer) != 0:
         raise CheckFailed(f"expected one number, got {answer!r}")
     x = grid(Normal(0.0, 1.0))
     p = Normal(0.0, 1.0).pdf(x)
