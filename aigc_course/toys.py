@@ -9,6 +9,7 @@ course's logit-form GAN losses (:mod:`aigc_course.losses`). The target distribut
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -333,7 +334,7 @@ def transfer_comparison(
     y_train,
     x_test,
     y_test,
-    budgets=(100, 1000),
+    budgets: Sequence[int] = (100, 1000),
     steps: int = 300,
     seed: int = 0,
     progress: bool = True,
@@ -349,6 +350,9 @@ def transfer_comparison(
     """
     from aigc_course._tf import keras
 
+    budgets = list(budgets)
+    if not budgets or not all(isinstance(n, int | np.integer) and n > 0 for n in budgets):
+        raise ValueError(f"budgets must be positive integers (numbers of labels), got {budgets!r}")
     if max(budgets) > len(x_train):
         raise ValueError(
             f"a budget of {max(budgets)} labels needs that many training images; "

@@ -105,5 +105,7 @@ def test_transfer_comparison_returns_one_row_per_budget():
     for row in rows:
         assert set(row) == {"labels", *toys.TRANSFER_MODES}
         assert all(0.0 <= row[m] <= 1.0 for m in toys.TRANSFER_MODES)
+    with pytest.raises(ValueError, match="budgets must be positive integers"):
+        toys.transfer_comparison(weights, x, y, x, y, budgets="100", steps=1, progress=False)
     with pytest.raises(ValueError, match="needs that many training images"):
         toys.transfer_comparison(weights, x, y, x, y, budgets=(100,), steps=1, progress=False)

@@ -14,6 +14,7 @@ import numpy as np
 from aigc_course import charlm, diffusion
 from aigc_course.checks import (
     CheckFailed,
+    NotAttempted,
     check,
     check_callable,
     check_close,
@@ -164,7 +165,7 @@ _FAMILY_NAMES = ("autoregressive", "masked", "adversarial", "diffusion")
 def check_families(answer: dict) -> None:
     """``answer`` maps each model in :data:`FAMILIES` to one of its four family names."""
     if answer is None:
-        raise CheckFailed("answer_families is None", "fill in the dictionary, one entry per model")
+        raise NotAttempted("check_families", "set answer_families to a dict: model -> family")
     if not isinstance(answer, dict):
         raise CheckFailed(f"answer_families must be a dict, got {type(answer).__name__}")
     missing = [m for m in FAMILIES if m not in answer]
@@ -193,7 +194,7 @@ AUGMENTATIONS = {
 def check_augmentation(answer: str) -> None:
     """``answer`` is the letter of the augmentation in :data:`AUGMENTATIONS` that is unsafe for digits."""
     if answer is None:
-        raise CheckFailed("answer_augmentation is None", "set it to one letter, e.g. 'a'")
+        raise NotAttempted("check_augmentation", "set answer_augmentation to one letter, e.g. 'a'")
     letter = str(answer).strip().lower()
     if letter not in AUGMENTATIONS:
         raise CheckFailed(
