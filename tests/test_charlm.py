@@ -68,6 +68,7 @@ def test_model_shapes_and_sampling_are_autoregressive_and_seeded():
     assert cold.max() > charlm.next_char_probs(model, vocab, "abca").max()
 
 
+@pytest.mark.slow
 def test_training_beats_the_uniform_guess():
     """A few hundred steps on the fables must already predict better than chance."""
     from aigc_course import toys

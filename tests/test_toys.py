@@ -25,6 +25,7 @@ def test_kde_integrates_to_one_and_finds_the_mode():
         toys.kde([1.0], xs)
 
 
+@pytest.mark.slow
 def test_toy_gan_learns_the_three_bumps_and_repeats():
     """Short training (600 steps): the generator must put mass near every bump."""
     data = toys.three_bumps()
@@ -37,8 +38,8 @@ def test_toy_gan_learns_the_three_bumps_and_repeats():
     for mu in (-3.0, 0.0, 3.0):
         assert np.mean(np.abs(x - mu) < 1.0) > 0.1, f"no mass near {mu}"
     assert x.std() > 3 * start.std()  # the initial spike has spread out
-    again = toys.train_toy_gan(data, steps=600, snapshot_every=300, seed=0, progress=False)
-    np.testing.assert_allclose(again.d_loss, run.d_loss, rtol=1e-5)
+    again = toys.train_toy_gan(data, steps=50, snapshot_every=50, seed=0, progress=False)
+    np.testing.assert_allclose(again.d_loss, run.d_loss[:50], rtol=1e-4)  # same seed, same run
     d = run.discriminator_prob(np.linspace(-4, 4, 9))
     assert d.shape == (9,) and np.all((d > 0) & (d < 1))
 
@@ -50,6 +51,7 @@ def test_toy_gan_rejects_bad_arguments():
         toys.train_toy_gan(toys.three_bumps(), steps=0)
 
 
+@pytest.mark.slow
 def test_pictures_are_written(tmp_path):
     import matplotlib
 
@@ -67,6 +69,7 @@ def test_pictures_are_written(tmp_path):
         assert gif.format == "GIF" and gif.n_frames == len(run.snapshots) == 3
 
 
+@pytest.mark.slow
 def test_fit_steps_runs_exactly_the_requested_number_of_batches():
     from aigc_course._tf import keras
 
@@ -90,6 +93,7 @@ def test_accuracy_counts_argmax_hits():
     assert toys.accuracy(Fixed(), np.array([0, 1, 2, 2]), np.array([0, 1, 1, 2])) == 0.75
 
 
+@pytest.mark.slow
 def test_transfer_comparison_returns_one_row_per_budget():
     from aigc_course._tf import keras
 
