@@ -30,6 +30,23 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 _CELL_METADATA_KEPT = ("tags", "exercise")
 
 
+def _merge_streams(outputs: list) -> list:
+    """Join consecutive stdout (or stderr) chunks: how a print is split is timing, not content."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (
+            out.get("output_type") == "stream"
+            and prev is not None
+            and prev.get("output_type") == "stream"
+            and prev.get("name") == out.get("name")
+        ):
+            prev["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Keep only stable metadata so that a refresh changes nothing but real outputs."""
     nb.metadata = nbformat.from_dict(
@@ -40,6 +57,7 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             {k: cell.metadata[k] for k in _CELL_METADATA_KEPT if k in cell.metadata}
         )
         if cell.cell_type == "code":
+            cell.outputs = _merge_streams(cell.outputs)
             for out in cell.get("outputs", []):
                 # Widget views are live objects; their saved state is noise in the file.
                 data = out.get("data", {})
