@@ -617,10 +617,12 @@ PROFILES: dict[str, TrainingProfile] = {
         "smoke", epochs=2, batch_size=32, latent_dim=16, width=8, images_per_epoch=320,
         checkpoint_every_steps=4, sample_images=16, eval_images=256,
     ),
-    # A 2-core laptop: about five minutes to recognisable digits.
+    # A 2-core laptop: about five minutes to recognisable digits. Measured on MNIST (course
+    # classifier, 2,000 samples, real-vs-real floor 0.65): FID 14 after 1,800 steps at Adam 2e-4,
+    # 11.5 at 5e-4; 8.4 after 3,600 steps at 5e-4. XLA cost more to compile than it saved.
     "cpu": TrainingProfile(
-        "cpu", epochs=12, batch_size=64, latent_dim=64, width=32, images_per_epoch=9_600,
-        checkpoint_every_steps=100,
+        "cpu", epochs=15, batch_size=64, latent_dim=64, width=32, images_per_epoch=20_480,
+        g_learning_rate=5e-4, d_learning_rate=5e-4, checkpoint_every_steps=200,
     ),
     # One GPU or more: the full-size DCGAN, 50 passes over the data.
     "gpu": TrainingProfile(
