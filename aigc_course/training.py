@@ -43,7 +43,8 @@ CHECKPOINT_FILE = "checkpoint.npz"
 MANIFEST_FILE = "manifest.json"
 GENERATOR_FILE = "generator.keras"
 CHECKPOINT_FORMAT = 1
-# Settings that change the networks' variables: resuming with different values cannot work.
+# Settings a resumed run must share with its checkpoint: they shape the networks' variables
+# (latent_dim, width), what those variables mean (loss) or what they were trained on (dataset).
 ARCHITECTURE_KEYS = ("dataset", "latent_dim", "width", "loss")
 _PARTS = ("generator", "discriminator", "d_optimizer", "g_optimizer", "gan")
 
@@ -498,7 +499,8 @@ def check_compatible(saved: dict, wanted: dict, where: str | Path = "the checkpo
     ]
     if diffs:
         raise ValueError(
-            f"cannot resume from {where}: the architecture differs ({'; '.join(diffs)}). "
+            f"cannot resume from {where}: this run differs from the checkpoint's "
+            f"({'; '.join(diffs)}). "
             "Resume with the same settings, or start a new run in another folder. "
             "The checkpoint was left untouched."
         )
@@ -729,7 +731,8 @@ def train_gan(
     checkpoint (same step, same epoch, the rest of an interrupted epoch first); otherwise the
     folder must not hold a checkpoint yet. ``epochs`` overrides the profile's (total, counted from
     the start of the run). ``show=True`` displays each epoch's sample grid inline; ``progress``
-    shows Keras' progress bar. ``evaluate`` computes FID and friends with
+    shows Keras' progress bar. ``seed`` seeds Python, NumPy and TensorFlow (through
+    ``keras.utils.set_random_seed``) and the data order. ``evaluate`` computes FID and friends with
     :func:`aigc_course.metrics.evaluate_generator` at the end and writes ``metrics.json``.
 
     Ctrl-C (KeyboardInterrupt) stops training; the last checkpoint stays and the message says how
