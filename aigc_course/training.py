@@ -30,6 +30,7 @@ import os
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -446,8 +447,7 @@ class Checkpoint(keras.callbacks.Callback):
         path = Path(directory) / CHECKPOINT_FILE
         if not path.exists():
             return None
-        with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["manifest"]))
+        return json.loads(str(_read_checkpoint(path)["manifest"]))
 
     def restore(self, gan: GAN) -> dict:
         """Load the checkpoint into ``gan`` (compiled); return its manifest.
@@ -461,8 +461,8 @@ class Checkpoint(keras.callbacks.Callback):
                 f"no checkpoint in {self.directory} (expected {CHECKPOINT_FILE})"
             )
         check_compatible(manifest["config"], self.config, self.directory)
-        with np.load(self.path, allow_pickle=False) as data:
-            saved = {key: data[key] for key in data.files if key != "manifest"}
+        saved = _read_checkpoint(self.path)
+        del saved["manifest"]
         targets = _state_variables(gan)
         problems = [
             f"{key}: checkpoint has shape {saved[key].shape if key in saved else 'nothing'}, "
@@ -487,6 +487,21 @@ class Checkpoint(keras.callbacks.Callback):
         self.epoch = manifest["epoch"]
         self._resume_epoch_step = self.epoch_step = manifest["epoch_step"]
         return manifest
+
+
+def _read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of a checkpoint file, or a ValueError that says the file is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        if "manifest" not in arrays:
+            raise KeyError("manifest")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"{path} is not a readable checkpoint ({type(err).__name__}: {err}); it was not "
+            "written by this trainer or is damaged. Move it away to start the run afresh."
+        ) from err
+    return arrays
 
 
 def check_compatible(saved: dict, wanted: dict, where: str | Path = "the checkpoint") -> None:
@@ -876,8 +891,8 @@ def load_generator(run_dir: str | Path) -> keras.Model:
 
     config = manifest["config"]
     generator = build_generator(config["latent_dim"], config["width"])
-    with np.load(run_dir / "checkpoints" / CHECKPOINT_FILE, allow_pickle=False) as data:
-        generator.set_weights([data[f"generator/{i:03d}"] for i in range(len(generator.weights))])
+    saved = _read_checkpoint(run_dir / "checkpoints" / CHECKPOINT_FILE)
+    generator.set_weights([saved[f"generator/{i:03d}"] for i in range(len(generator.weights))])
     return generator
 
 

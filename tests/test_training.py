@@ -482,3 +482,15 @@ def test_train_gan_raises_on_nan_and_writes_no_generator(tmp_path, monkeypatch):
         training.train_gan(profile="smoke", out=tmp_path / "run", progress=False, evaluate=False)
     assert not (tmp_path / "run" / "generator.keras").exists()
     assert not (tmp_path / "run" / "checkpoints" / "checkpoint.npz").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file", None])
+def test_a_damaged_checkpoint_gives_a_clear_error(tmp_path, content):
+    ckpt = tmp_path / "run" / "checkpoints"
+    ckpt.mkdir(parents=True)
+    if content is None:  # a valid .npz without a manifest: not ours
+        np.savez(ckpt / "checkpoint.npz", x=np.zeros(3))
+    else:
+        (ckpt / "checkpoint.npz").write_bytes(content)
+    with pytest.raises(ValueError, match="is not a readable checkpoint"):
+        training.train_gan(profile="smoke", out=tmp_path / "run", resume=True, evaluate=False)
