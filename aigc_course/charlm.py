@@ -2,7 +2,7 @@
 
 An autoregressive model (自回归模型) writes a sequence one token at a time: it learns
 ``p(x_t | x_1 .. x_{t-1})`` and samples from it, appends the sample and repeats. GPT-style
-models do exactly this with words pieces and a Transformer; here the tokens are characters,
+models do exactly this with subword tokens and a Transformer; here the tokens are characters,
 the context is the last few characters, and the network is a small MLP (in the spirit of
 Bengio et al., 2003), so it trains in seconds on a CPU.
 

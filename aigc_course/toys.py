@@ -224,7 +224,7 @@ def plot_snapshots(run: ToyGANRun, data: Mixture, count: int = 4, grid=None):
     return fig
 
 
-def save_density_gif(run: ToyGANRun, data: Mixture, path, fps: float = 8, dpi: int = 70) -> Path:
+def save_density_gif(run: ToyGANRun, data: Mixture, path, fps: float = 8, dpi: int = 96) -> Path:
     """Write an animated GIF of the generator's density, one frame per snapshot.
 
     Frames are drawn with matplotlib into a temporary folder and joined by
@@ -244,7 +244,7 @@ def save_density_gif(run: ToyGANRun, data: Mixture, path, fps: float = 8, dpi: i
         for i, (step, samples) in enumerate(run.snapshots):
             fig, ax = plt.subplots(figsize=(6, 3), dpi=dpi)
             _draw_density(ax, data, grid, samples, step)
-            ax.legend(loc="upper left", fontsize=8)
+            ax.legend(loc="upper left", fontsize=9)
             fig.tight_layout()
             frames.append(Path(tmp) / f"frame_{i:04d}.png")
             fig.savefig(frames[-1], dpi=dpi)

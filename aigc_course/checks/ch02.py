@@ -203,6 +203,6 @@ def check_augmentation(answer: str) -> None:
     if letter != "c":
         raise CheckFailed(
             f"({letter}) {AUGMENTATIONS[letter]}: a digit stays the same digit after this",
-            "look for a change that can turn one digit into another (think of 6 and 9, 2 and 5)",
+            "look for a change that can turn one digit into another (think of 6 and 9)",
         )
     ok("flips and half-turns change the label (6 <-> 9, mirrored 2 or 7): not label-preserving")
