@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from aigc_course._tf import keras
-from aigc_course.metrics import _features_and_probs, frechet_distance, get_classifier
-from aigc_course.plotting import _generate
+from aigc_course.metrics import features, frechet_distance, get_classifier
 
 
 class FIDPerEpoch(keras.callbacks.Callback):
@@ -59,15 +58,15 @@ class FIDPerEpoch(keras.callbacks.Callback):
         self.scores: list[float] = []
         self._ref_features: np.ndarray | None = None
 
-    def _features(self, images: np.ndarray, what: str) -> np.ndarray:
-        return _features_and_probs(images, self.dataset, self.classifier, what)[0]
+    def _features(self, images: np.ndarray) -> np.ndarray:
+        return features(images, self.dataset, classifier=self.classifier)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if self.classifier is None:
             self.classifier = get_classifier(self.dataset, verbose=False)
         if self._ref_features is None:  # a second fit() call keeps the same reference
-            self._ref_features = self._features(self._reference, "real images")
-            other = self._features(self._other, "real images")
+            self._ref_features = self._features(self._reference)
+            other = self._features(self._other)
             self.floor = frechet_distance(other, self._ref_features)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -76,11 +75,14 @@ class FIDPerEpoch(keras.callbacks.Callback):
         latent_dim = int(self.model.latent_dim)
         z = np.random.default_rng(self._noise_seed).standard_normal((self.n, latent_dim))
         z = z.astype(np.float32)
-        parts = [_generate(self.model.generator, z[i : i + 500]) for i in range(0, self.n, 500)]
+        generator = self.model.generator
+        parts = [
+            np.asarray(generator(z[i : i + 500], training=False)) for i in range(0, self.n, 500)
+        ]
         images = np.concatenate(parts)
         if not np.isfinite(images).all():
             return  # a diverged generator has no FID; StopOnNaN reports it
-        score = frechet_distance(self._features(images, "generator output"), self._ref_features)
+        score = frechet_distance(self._features(images), self._ref_features)
         self.epochs.append(epoch + 1)
         self.scores.append(score)
         if logs is not None:
