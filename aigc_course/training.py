@@ -330,7 +330,7 @@ class SampleGrid(keras.callbacks.Callback):
         if self.show:
             from IPython.display import Image, display
 
-            display(Image(data=path.read_bytes(), width=2 * _grid_width(len(images))))
+            display(Image(data=path.read_bytes()))
 
     @staticmethod
     def save(images: np.ndarray, path: Path) -> Path:
@@ -338,9 +338,9 @@ class SampleGrid(keras.callbacks.Callback):
         return _save_png_grid(images, path)
 
 
-def _grid_width(n: int) -> int:
-    ncols = math.ceil(math.sqrt(n))
-    return ncols * 29 + 1
+#: Grids are saved enlarged with crisp pixels: 28-pixel digits are too small to judge on a laptop
+#: screen, and a browser's own scaling would blur them.
+PNG_SCALE = 3
 
 
 def _save_png_grid(images: np.ndarray, path: Path) -> Path:
@@ -348,9 +348,12 @@ def _save_png_grid(images: np.ndarray, path: Path) -> Path:
 
     from aigc_course.plotting import image_grid
 
-    grid = image_grid(images, ncols=math.ceil(math.sqrt(len(images))))
+    grid = Image.fromarray(
+        np.asarray(image_grid(images, ncols=math.ceil(math.sqrt(len(images)))), dtype=np.uint8)
+    )
+    grid = grid.resize((grid.width * PNG_SCALE, grid.height * PNG_SCALE), Image.NEAREST)
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(grid, dtype=np.uint8)).save(buffer, format="PNG")
+    grid.save(buffer, format="PNG")
     return _atomic_write(Path(path), lambda f: f.write(buffer.getvalue()))
 
 

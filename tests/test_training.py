@@ -317,7 +317,8 @@ def test_sample_grid_writes_one_png_per_epoch_and_shows_it(tmp_path, monkeypatch
         "epoch_002.png",
         "epoch_004.png",
     ]
-    assert Image.open(tmp_path / "s" / "epoch_002.png").size == (4 * 29 + 1, 4 * 29 + 1)
+    scale = training.PNG_SCALE
+    assert Image.open(tmp_path / "s" / "epoch_002.png").size == ((4 * 29 + 1) * scale,) * 2
     assert len(shown) == 2 and shown[0].data == (tmp_path / "s" / "epoch_002.png").read_bytes()
     with pytest.raises(ValueError, match="exactly one"):
         training.SampleGrid(tmp_path, latent_dim=8, noise=np.zeros((4, 8)))
@@ -441,7 +442,10 @@ def test_sample_run_writes_npy_and_png(smoke_run, tmp_path):
         images, np.load(training.sample_run(smoke_run.run_dir, 10, tmp_path / "t.npy", seed=1))
     )
     png = training.sample_run(smoke_run.run_dir, 10, tmp_path / "s.png")
-    assert Image.open(png).size == (4 * 29 + 1, 3 * 29 + 1)
+    assert Image.open(png).size == (
+        (4 * 29 + 1) * training.PNG_SCALE,
+        (3 * 29 + 1) * training.PNG_SCALE,
+    )
     with pytest.raises(ValueError, match=".npy"):
         training.sample_run(smoke_run.run_dir, 10, tmp_path / "s.jpg")
     with pytest.raises(ValueError, match="n must be"):
