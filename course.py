@@ -34,7 +34,16 @@ TEST_ENV = {
     "TF_ENABLE_ONEDNN_OPTS": "0",
     "AIGC_CACHE_DIR": str(ROOT / ".aigc_cache" / "test"),
 }
-LINTED = ["aigc_course", "tests", "notebooks", "solutions", "benchmarks", "scripts", "course.py"]
+LINTED = [
+    "aigc_course",
+    "tests",
+    "notebooks",
+    "solutions",
+    "exercises",
+    "benchmarks",
+    "scripts",
+    "course.py",
+]
 
 
 def fail(message: str) -> None:
@@ -71,7 +80,7 @@ def ensure_venv(extras: str) -> None:
     )
     pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
     subprocess.run([*pip, "--quiet", "--upgrade", "pip"], check=False, cwd=ROOT)
-    if subprocess.run([*pip, "--editable", target], cwd=ROOT).returncode != 0:
+    if subprocess.run([*pip, "--quiet", "--editable", target], cwd=ROOT).returncode != 0:
         fail(
             "installing the course failed (see pip's message above). Check your internet "
             "connection or proxy, then run this command again; nothing else was changed."
