@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable
@@ -28,6 +29,10 @@ REFRESH_ENV = {
 }
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 _CELL_METADATA_KEPT = ("tags", "exercise")
+#: A tqdm bar drawn as a widget stores only its first frame ("0%|...") as text; that frozen
+#: frame would mislead a reader, so it is replaced (tests/sanitize.cfg maps live bars to the same).
+PROGRESS_NOTE = "(a progress bar: run the notebook to see it move)"
+_TQDM_TEXT = re.compile(r"\d+%\|.*\| *[\d.]+[kMG]?/[\d.?]+[kMG]? \[")
 
 
 def _merge_streams(outputs: list) -> list:
@@ -61,7 +66,9 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             for out in cell.get("outputs", []):
                 # Widget views are live objects; their saved state is noise in the file.
                 data = out.get("data", {})
-                data.pop("application/vnd.jupyter.widget-view+json", None)
+                widget = data.pop("application/vnd.jupyter.widget-view+json", None)
+                if widget and _TQDM_TEXT.search(str(data.get("text/plain", ""))):
+                    data["text/plain"] = PROGRESS_NOTE
                 if out.get("output_type") in {"display_data", "execute_result"} and not data:
                     out["data"] = {"text/plain": "(interactive widget: run the notebook to use it)"}
     nbformat.validate(nb)

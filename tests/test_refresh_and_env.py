@@ -81,3 +81,25 @@ def test_knob_follows_the_smoke_switch(monkeypatch) -> None:
     assert aigc_course.knob(100, smoke=2) == 2
     monkeypatch.setenv("AIGC_SMOKE", "0")
     assert aigc_course.knob(100, smoke=2) == 100
+
+
+def test_frozen_progress_bars_are_replaced_by_a_note() -> None:
+    nb = nbformat.v4.new_notebook()
+    bar = nbformat.v4.new_output(
+        "display_data",
+        data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2},
+            "text/plain": "training:   0%|          | 0/2000 [00:00<?, ?it/s]",
+        },
+    )
+    other = nbformat.v4.new_output(
+        "display_data",
+        data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "def", "version_major": 2},
+            "text/plain": "interactive(children=(FloatSlider(value=0.5),))",
+        },
+    )
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[bar, other], execution_count=1)]
+    out = notebooks.normalise(nb).cells[0].outputs
+    assert out[0].data == {"text/plain": notebooks.PROGRESS_NOTE}
+    assert out[1].data == {"text/plain": "interactive(children=(FloatSlider(value=0.5),))"}
