@@ -666,6 +666,21 @@ def get_profile(name: str = "auto") -> TrainingProfile:
     return PROFILES[name]
 
 
+def require_gpu_if_needed(profile: TrainingProfile) -> None:
+    """Refuse, with the fix, a GPU-only profile (mixed precision) on a machine without a GPU.
+
+    float16 on a CPU is emulated and many times slower, and the ``gpu`` profile's full-size run
+    would take hours there: better to say so at once than to let a student wait.
+    """
+    if profile.mixed_precision and not GPUS:
+        raise ValueError(
+            f"profile {profile.name!r} is meant for a GPU (mixed precision, full size), but "
+            "TensorFlow sees no GPU here. Use profile 'cpu' (or 'auto', which picks it). If this "
+            'machine has an NVIDIA GPU: on Linux run `pip install -e ".[gpu]"` and restart; '
+            "on Colab choose Runtime > Change runtime type > GPU."
+        )
+
+
 # --------------------------------------------------------------------------- the trainer
 
 
@@ -760,6 +775,7 @@ def train_gan(
     from aigc_course.data import load_dataset, make_dataset
 
     prof = profile if isinstance(profile, TrainingProfile) else get_profile(profile)
+    require_gpu_if_needed(prof)
     if epochs is not None:
         prof = dataclasses.replace(prof, epochs=_positive_int("epochs", epochs))
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -498,3 +498,11 @@ def test_a_damaged_checkpoint_gives_a_clear_error(tmp_path, content):
         (ckpt / "checkpoint.npz").write_bytes(content)
     with pytest.raises(ValueError, match="is not a readable checkpoint"):
         training.train_gan(profile="smoke", out=tmp_path / "run", resume=True, evaluate=False)
+
+
+def test_gpu_profile_without_a_gpu_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setattr(training, "GPUS", [])
+    with pytest.raises(ValueError, match="sees no GPU.*profile 'cpu'"):
+        training.train_gan(profile="gpu", out=tmp_path / "run", evaluate=False)
+    assert not (tmp_path / "run").exists(), "nothing is written before the check"
+    training.require_gpu_if_needed(training.PROFILES["cpu"])  # fine without a GPU
