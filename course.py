@@ -98,6 +98,8 @@ def lab(args: argparse.Namespace) -> int:
     cmd = [str(BIN / "jupyter"), "lab", "notebooks/00_start_here.ipynb"]
     if args.no_browser:
         cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and Colab-like machines run as root
     return run(cmd)
 
 
