@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aigc_course.atomic import atomic_path
 from aigc_course.env import is_smoke
 from aigc_course.plotting import _generate, _latent_dim
 
@@ -143,16 +144,6 @@ def _fingerprint(images: np.ndarray) -> str:
     return hashlib.blake2b(np.ascontiguousarray(images).data, digest_size=4).hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` then rename: readers never see a half-written file."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _accuracy(model, images, labels) -> float:
     probs = _features_and_probs(images, "", model, "test images")[1]
     return float(np.mean(probs.argmax(axis=1) == labels))
@@ -215,8 +206,10 @@ def get_classifier(dataset: str = "mnist", verbose: bool = True):
             "version": CACHE_VERSION,
         }
         # the metadata goes first: a model file on disk always has its metadata beside it
-        _atomic_write(meta_path, lambda p: p.write_text(json.dumps(meta, indent=1)))
-        _atomic_write(model_path, model.save)
+        with atomic_path(meta_path) as tmp:
+            tmp.write_text(json.dumps(meta, indent=1))
+        with atomic_path(model_path) as tmp:
+            model.save(tmp)
         how = f"trained in {seconds:.0f} s"
     if verbose:
         print(f"{dataset} classifier: test accuracy {acc:.1%} ({how})")

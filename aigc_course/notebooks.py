@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
+
+from aigc_course.atomic import atomic_write
 
 #: Environment every refresh runs under (CI's, minus the smoke switch).
 REFRESH_ENV = {
@@ -75,19 +76,6 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def _write_atomically(nb: nbformat.NotebookNode, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            nbformat.write(nb, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def refresh_notebook(path: str | os.PathLike, timeout: int = 1800, smoke: bool = False) -> float:
     """Execute one notebook in a fresh kernel in its own folder and store the outputs.
 
@@ -129,7 +117,8 @@ def refresh_notebook(path: str | os.PathLike, timeout: int = 1800, smoke: bool =
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    _write_atomically(normalise(nb), path)
+    text = nbformat.writes(normalise(nb))
+    atomic_write(path, lambda f: f.write((text if text.endswith("\n") else text + "\n").encode()))
     return time.perf_counter() - start
 
 

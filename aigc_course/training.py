@@ -26,18 +26,16 @@ import dataclasses
 import io
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from aigc_course._tf import GPUS, keras, tf
+from aigc_course.atomic import atomic_path, atomic_write
 from aigc_course.env import is_smoke
 
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -59,67 +57,9 @@ def _positive_int(name: str, value: object) -> int:
 # --------------------------------------------------------------------------- atomic files
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Write ``path`` so that readers see the old file or the complete new one, never a part.
-
-    The bytes go to a temporary file in the same folder, are flushed to disk (fsync), and the
-    temporary file is then renamed over ``path`` (``os.replace`` is atomic on one file system).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _atomic_save_model(model: keras.Model, path: Path) -> Path:
-    """``model.save(path)`` through a temporary ``.keras`` file, fsync and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.keras", dir=path.parent)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
 def _write_json(path: Path, data: dict) -> Path:
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    return _atomic_write(path, lambda f: f.write(text.encode()))
+    return atomic_write(path, lambda f: f.write(text.encode()))
 
 
 # --------------------------------------------------------------------------- the model
@@ -354,7 +294,7 @@ def _save_png_grid(images: np.ndarray, path: Path) -> Path:
     grid = grid.resize((grid.width * PNG_SCALE, grid.height * PNG_SCALE), Image.NEAREST)
     buffer = io.BytesIO()
     grid.save(buffer, format="PNG")
-    return _atomic_write(Path(path), lambda f: f.write(buffer.getvalue()))
+    return atomic_write(Path(path), lambda f: f.write(buffer.getvalue()))
 
 
 class Checkpoint(keras.callbacks.Callback):
@@ -439,7 +379,7 @@ class Checkpoint(keras.callbacks.Callback):
             return None
         manifest = self.manifest()
         arrays["manifest"] = np.array(json.dumps(manifest, sort_keys=True))
-        _atomic_write(self.path, lambda f: np.savez(f, **arrays))
+        atomic_write(self.path, lambda f: np.savez(f, **arrays))
         _write_json(self.directory / MANIFEST_FILE, manifest)
         self.saved_step = manifest["step"]
         return self.path
@@ -861,7 +801,8 @@ def train_gan(
     if stop_on_nan.message:
         raise RuntimeError(stop_on_nan.message)
 
-    _atomic_save_model(gan.generator, run_dir / GENERATOR_FILE)
+    with atomic_path(run_dir / GENERATOR_FILE) as tmp:
+        gan.generator.save(tmp)
     metrics: dict[str, Any] = {
         "train_seconds": round(seconds, 1),
         "step": int(gan.step.numpy()),
@@ -930,4 +871,4 @@ def sample_run(run_dir: str | Path, n: int, out: str | Path, seed: int = 0) -> P
     pixels = to_uint8(generator.predict(z.astype("float32"), batch_size=256, verbose=0))
     if out.suffix.lower() == ".png":
         return _save_png_grid(pixels, out)
-    return _atomic_write(out, lambda f: np.save(f, pixels))
+    return atomic_write(out, lambda f: np.save(f, pixels))

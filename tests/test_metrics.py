@@ -181,23 +181,6 @@ def test_evaluate_generator_reports_floor_and_is_deterministic(tiny_classifier, 
 # --------------------------------------------------------------------------- cache
 
 
-def test_atomic_write_leaves_no_partial_file(tmp_path):
-    target = tmp_path / "model.keras"
-    target.write_text("old")
-
-    def broken(path):
-        path.write_text("half")
-        raise OSError("disk full")
-
-    with pytest.raises(OSError):
-        metrics._atomic_write(target, broken)
-    assert target.read_text() == "old"
-    assert list(tmp_path.iterdir()) == [target]
-    metrics._atomic_write(target, lambda p: p.write_text("new"))
-    assert target.read_text() == "new"
-    assert list(tmp_path.iterdir()) == [target]
-
-
 @pytest.mark.slow
 def test_get_classifier_trains_once_then_loads_from_cache(tmp_path, monkeypatch, capsys):
     pytest.importorskip("aigc_course.data")
