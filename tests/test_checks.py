@@ -153,3 +153,18 @@ def test_tensors_are_read_like_arrays():
     check_dtype("t", tf.zeros(2), tf.float32)
     with pytest.raises(CheckFailed, match="channel axis is missing"):
         check_shape("t", tf.zeros((28, 28)), (28, 28, 1))
+
+
+def test_check_letter_normalises_and_explains():
+    from aigc_course.checks import check_letter
+
+    assert check_letter("q", " B ") == "b"
+    with pytest.raises(CheckFailed, match="one letter a, b, c or d, got 'e'"):
+        check_letter("q", "e")
+    with pytest.raises(CheckFailed, match="one letter x or y"):
+        check_letter("q", 3, letters="xy")
+    with pytest.raises(NotAttempted, match="write a letter"):
+        check_letter("q", None, not_attempted="write a letter")
+    with pytest.raises(CheckFailed) as info:  # without the hint an empty answer is just wrong
+        check_letter("q", None)
+    assert not isinstance(info.value, NotAttempted)

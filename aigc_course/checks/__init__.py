@@ -45,6 +45,7 @@ __all__ = [
     "check_callable",
     "check_true",
     "check_finite",
+    "check_letter",
 ]
 
 
@@ -224,6 +225,22 @@ def check_true(condition: Any, message: str, hint: str | None = None) -> None:
     """``condition`` is true; otherwise fail with ``message`` (say what was expected)."""
     if not bool(condition):
         raise CheckFailed(message, hint)
+
+
+def check_letter(
+    name: str, answer: Any, letters: str = "abcd", not_attempted: str | None = None
+) -> str:
+    """A multiple-choice answer: one of ``letters`` (any case, spaces ignored); returns it lowered.
+
+    With ``not_attempted`` (a hint saying what to write), an empty answer (None or "") counts as
+    not attempted rather than wrong.
+    """
+    if not_attempted is not None and (answer is None or answer == ""):
+        raise NotAttempted(name, not_attempted)
+    if not isinstance(answer, str) or answer.strip().lower() not in tuple(letters):
+        choices = ", ".join(letters[:-1]) + f" or {letters[-1]}"
+        raise CheckFailed(f"expected one letter {choices}, got {answer!r}")
+    return answer.strip().lower()
 
 
 def check_finite(name: str, got: Any) -> None:

@@ -17,6 +17,7 @@ from aigc_course.checks import (
     check,
     check_callable,
     check_close,
+    check_letter,
     check_true,
     ok,
 )
@@ -174,13 +175,11 @@ def _hint(got: object, want: np.ndarray) -> str | None:
 @check
 def check_autoregressive(answer: str) -> None:
     """``answer`` is the letter of the model that generates text autoregressively."""
-    if answer is None or answer == "":
-        raise NotAttempted("check_autoregressive", "write one letter into answer_autoregressive")
-    letters = ("a", "b", "c", "d")
-    if not isinstance(answer, str) or answer.strip().lower() not in letters:
-        raise CheckFailed(f"expected one letter a, b, c or d, got {answer!r}")
+    letter = check_letter(
+        "check_autoregressive", answer, not_attempted="write one letter into answer_autoregressive"
+    )
     check_true(
-        answer.strip().lower() == "b",
+        letter == "b",
         f"{answer!r} is not right",
         "autoregressive means: predict the next token from the ones before it, left to right; "
         "which model reads the whole sentence at once to fill in masked words?",

@@ -12,11 +12,11 @@ import numpy as np
 
 from aigc_course.checks import (
     CheckFailed,
-    NotAttempted,
     check,
     check_callable,
     check_close,
     check_dtype,
+    check_letter,
     check_shape,
     check_true,
     ok,
@@ -161,19 +161,16 @@ def check_make_generate(make_generate: Callable[..., Callable[[int], np.ndarray]
     ok("generate(n) serves fresh uint8 images of shape (n, 28, 28), reproducible by seed")
 
 
-def _letter(answer: object, letters: str, name: str) -> str:
-    if answer is None or answer == "":
-        raise NotAttempted(name, "write one letter into the answer variable")
-    if not isinstance(answer, str) or answer.strip().lower() not in tuple(letters):
-        raise CheckFailed(f"expected one letter out of {', '.join(letters)}, got {answer!r}")
-    return answer.strip().lower()
-
-
 @check
 def check_evaluation_choice(answer: str) -> None:
     """Q4: which evaluation of a fine-tuned image generator is most informative."""
     check_true(
-        _letter(answer, "abcd", "check_evaluation_choice") == "b",
+        check_letter(
+            "check_evaluation_choice",
+            answer,
+            not_attempted="write one letter into the answer variable",
+        )
+        == "b",
         f"{answer!r} is not the best choice",
         "a generator has no labels to cross-validate and its losses are a two-player game; "
         "which option compares its samples with held-out real data and a reference value?",
@@ -185,7 +182,12 @@ def check_evaluation_choice(answer: str) -> None:
 def check_monitoring_diagnosis(answer: str) -> None:
     """Q5: what the monitoring table of a served generator points to."""
     check_true(
-        _letter(answer, "abcd", "check_monitoring_diagnosis") == "c",
+        check_letter(
+            "check_monitoring_diagnosis",
+            answer,
+            not_attempted="write one letter into the answer variable",
+        )
+        == "c",
         f"{answer!r} does not fit all three numbers",
         "the nearest-neighbour distance stayed put, and sampling noise is about 0.05 at n = 1000; "
         "what changes the class histogram of everything served at once?",

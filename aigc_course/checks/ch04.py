@@ -17,6 +17,7 @@ from aigc_course.checks import (
     check,
     check_callable,
     check_close,
+    check_letter,
     check_true,
     ok,
 )
@@ -157,14 +158,13 @@ def check_jsd(jsd: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> Non
 @check
 def check_article_discriminator_loss(answer: str) -> None:
     """``answer`` is the letter saying what minimising the article's L_D does to D."""
-    if answer is None or answer == "":
-        raise NotAttempted(
-            "check_article_discriminator_loss", 'set answer_q1 to one letter, e.g. "a"'
-        )
-    if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
-        raise CheckFailed(f"expected one letter a, b, c or d, got {answer!r}")
+    letter = check_letter(
+        "check_article_discriminator_loss",
+        answer,
+        not_attempted='set answer_q1 to one letter, e.g. "a"',
+    )
     check_true(
-        answer.strip().lower() == "b",
+        letter == "b",
         f"{answer!r} is not right",
         "L_D = mean(log D(x) + log(1 - D(G(z)))) is V itself; gradient descent lowers it. "
         "Which D values make log D(x) and log(1 - D(G(z))) small?",

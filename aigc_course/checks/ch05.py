@@ -11,7 +11,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from aigc_course.checks import CheckFailed, check, check_callable, check_close, check_true, ok
+from aigc_course.checks import (
+    CheckFailed,
+    check,
+    check_callable,
+    check_close,
+    check_letter,
+    check_true,
+    ok,
+)
 
 __all__ = [
     "check_upsampled_size",
@@ -126,10 +134,8 @@ def check_lerp(lerp: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> Non
 @check
 def check_fid_floor(answer: str) -> None:
     """``answer`` is the letter saying what the real-vs-real FID floor means."""
-    if not isinstance(answer, str) or answer.strip().lower() not in ("a", "b", "c", "d"):
-        raise CheckFailed(f"expected one letter a, b, c or d, got {answer!r}")
     check_true(
-        answer.strip().lower() == "c",
+        check_letter("check_fid_floor", answer) == "c",
         f"{answer!r} is not right",
         "what would FID be for a generator that produced perfect, brand-new real digits?",
     )
