@@ -19,8 +19,8 @@ import contextlib
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# TF_CPP_MIN_LOG_LEVEL / TF_ENABLE_ONEDNN_OPTS defaults are set in aigc_course/__init__.py,
+# which Python always runs before this module.
 
 
 @contextlib.contextmanager

@@ -52,9 +52,6 @@ def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> No
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
 
     from aigc_course._tf import keras, tf
 
