@@ -6,10 +6,11 @@ that need it, after :func:`setup` has quietened its start-up logs.
 
 import os as _os
 
-# TensorFlow reads these once, when it is first imported; set them before any
-# submodule can import it so notebook outputs carry no C++ log noise.
+# TensorFlow reads this once, when it is first imported; set it before any submodule can
+# import it so notebook outputs carry no C++ log noise. oneDNN (TF_ENABLE_ONEDNN_OPTS) keeps
+# TensorFlow's default, fast kernels; the test and refresh commands switch it off so that
+# compared numbers are the same on every CPU.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from aigc_course.env import environment_report, is_smoke, knob, setup  # noqa: E402
 

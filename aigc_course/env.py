@@ -90,7 +90,7 @@ def environment_report() -> dict[str, object]:
     """Versions, devices and switches of this kernel, for the environment check."""
     import platform
 
-    from aigc_course._tf import GPUS, keras, tf
+    from aigc_course._tf import GPUS, cpu_has_bf16, keras, onednn_enabled, tf
 
     return {
         "python": platform.python_version(),
@@ -98,6 +98,8 @@ def environment_report() -> dict[str, object]:
         "keras": keras.__version__,
         "gpus": len(GPUS),
         "gpu_names": [d.name for d in GPUS],
+        "onednn": onednn_enabled(),
+        "cpu_bf16": cpu_has_bf16(),
         "smoke": is_smoke(),
         "offline": os.environ.get("AIGC_OFFLINE", "0") == "1",
         "seed": _state.get("seed"),

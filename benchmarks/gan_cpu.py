@@ -7,10 +7,16 @@ training time (default 60, 150 and 300 seconds):
   Convolutional Generative Adversarial Network" tutorial (noise 100, batch 256, Adam 1e-4 for
   both players, binary cross-entropy on logits), trained by a plain ``GradientTape`` loop
   compiled with ``@tf.function``, as the tutorial does;
-* ``tutorial-trainer``: the same two networks and optimizers, trained by the course's
-  :class:`aigc_course.training.GAN` through ``fit()`` (one discriminator update on fresh fakes,
-  then one generator update on fresh noise);
-* ``course-cpu``: the course's ``cpu`` training profile (smaller networks, XLA) via the trainer.
+* ``tutorial-trainer``: the same two networks, optimizers and update rule (the tutorial's
+  simultaneous step), trained by the course's :class:`aigc_course.training.GAN` through
+  ``fit()`` under the precision the course picks for this machine
+  (:func:`aigc_course.training.precision_policy`: bfloat16 on CPUs that compute it natively);
+* ``tutorial-loop-mixed``: the tutorial's own loop under that same precision, to show how much
+  of the difference is the number format and how much the trainer;
+* ``course-cpu``: the course's ``cpu`` training profile (smaller networks) via the trainer.
+
+TensorFlow's defaults apply to every set-up (oneDNN on where TensorFlow enables it), as they
+would for a student running the tutorial.
 
 For each budget it reports the images per second (real images consumed, start-up and graph
 compilation included, FID evaluation excluded) and the FID of ``--eval-images`` generated images
@@ -38,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-CONFIGS = ("tutorial-loop", "tutorial-trainer", "course-cpu")
+CONFIGS = ("tutorial-loop", "tutorial-trainer", "tutorial-loop-mixed", "course-cpu")
 TUTORIAL = {"latent_dim": 100, "batch_size": 256, "learning_rate": 1e-4}
 
 
@@ -88,17 +94,37 @@ def tutorial_discriminator():
     )
 
 
+def machine_policy() -> str:
+    """The dtype policy the course trains under on this machine (its ``cpu``/``gpu`` profiles)."""
+    from aigc_course._tf import GPUS
+    from aigc_course.training import get_profile, precision_policy
+
+    return precision_policy(get_profile("gpu" if GPUS else "cpu"))
+
+
+def tutorial_networks(policy: str):
+    """The tutorial's generator and discriminator, computing under dtype ``policy``."""
+    from aigc_course._tf import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        return tutorial_generator(TUTORIAL["latent_dim"]), tutorial_discriminator()
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 class TutorialLoop:
     """The tutorial's training step: both players updated from one tape pair per batch."""
 
-    def __init__(self, images: np.ndarray, seed: int):
+    def __init__(self, images: np.ndarray, seed: int, policy: str = "float32"):
         from aigc_course._tf import keras, tf
         from aigc_course.data import make_dataset
 
         self.latent_dim = TUTORIAL["latent_dim"]
         self.batch_size = TUTORIAL["batch_size"]
-        self.generator = tutorial_generator(self.latent_dim)
-        self.discriminator = tutorial_discriminator()
+        self.policy = policy
+        self.generator, self.discriminator = tutorial_networks(policy)
         g_opt = keras.optimizers.Adam(TUTORIAL["learning_rate"])
         d_opt = keras.optimizers.Adam(TUTORIAL["learning_rate"])
         bce = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -114,8 +140,8 @@ class TutorialLoop:
             noise = tf.random.normal([batch, latent])
             with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
                 fake = gen(noise, training=True)
-                real_out = disc(real, training=True)
-                fake_out = disc(fake, training=True)
+                real_out = tf.cast(disc(real, training=True), "float32")
+                fake_out = tf.cast(disc(fake, training=True), "float32")
                 g_loss = bce(tf.ones_like(fake_out), fake_out)
                 d_loss = bce(tf.ones_like(real_out), real_out) + bce(
                     tf.zeros_like(fake_out), fake_out
@@ -143,15 +169,16 @@ class TrainerRun:
     def __init__(self, images: np.ndarray, seed: int, config: str):
         from aigc_course._tf import keras
         from aigc_course.data import make_dataset
-        from aigc_course.training import GAN, build_gan, get_profile
+        from aigc_course.training import GAN, build_gan, get_profile, precision_policy
 
         if config == "tutorial-trainer":
             self.latent_dim, self.batch_size = TUTORIAL["latent_dim"], TUTORIAL["batch_size"]
+            self.policy = machine_policy()
             self.gan = GAN(
-                tutorial_generator(self.latent_dim),
-                tutorial_discriminator(),
+                *tutorial_networks(self.policy),
                 latent_dim=self.latent_dim,
                 loss="non_saturating",
+                update="simultaneous",
             )
             self.gan.compile(
                 d_optimizer=keras.optimizers.Adam(TUTORIAL["learning_rate"]),
@@ -160,6 +187,7 @@ class TrainerRun:
         else:
             profile = get_profile("cpu")
             self.latent_dim, self.batch_size = profile.latent_dim, profile.batch_size
+            self.policy = precision_policy(profile)
             self.gan = build_gan(profile)
         self.generator = self.gan.generator
         self._data = make_dataset(images, self.batch_size, shuffle=True, seed=seed, repeat=True)
@@ -206,11 +234,12 @@ def run_one(
     from aigc_course._tf import keras
 
     keras.utils.set_random_seed(seed)
-    runner = (
-        TutorialLoop(images, seed)
-        if config == "tutorial-loop"
-        else TrainerRun(images, seed, config)
-    )
+    if config == "tutorial-loop":
+        runner = TutorialLoop(images, seed)
+    elif config == "tutorial-loop-mixed":
+        runner = TutorialLoop(images, seed, machine_policy())
+    else:
+        runner = TrainerRun(images, seed, config)
     rows, trained = [], 0.0
     for budget in budgets:
         start = time.perf_counter()
@@ -220,6 +249,7 @@ def run_one(
         rows.append(
             {
                 "config": config,
+                "precision": runner.policy,
                 "budget_s": budget,
                 "train_s": round(trained, 2),
                 "steps": runner.steps,
@@ -229,7 +259,7 @@ def run_one(
             }
         )
         print(
-            f"  {config:<16} {budget:>6.0f} s: {rows[-1]['steps']:>6} steps, "
+            f"  {config:<19} {budget:>6.0f} s: {rows[-1]['steps']:>6} steps, "
             f"{rows[-1]['images_per_s']:>7.1f} img/s, FID {rows[-1]['fid']:.2f}",
             flush=True,
         )
@@ -238,7 +268,7 @@ def run_one(
 
 def median_table(rows: list[dict], floor: float, repeats: int) -> str:
     """One line per (config, budget): medians over repeats of steps, images/s and FID."""
-    head = f"{'config':<16}  {'budget s':>8}  {'steps':>7}  {'img/s':>8}  {'FID':>8}"
+    head = f"{'config':<19}  {'precision':<14}  {'budget s':>8}  {'steps':>7}  {'img/s':>8}  {'FID':>8}"
     if repeats > 1:
         head += f"  {'FID min-max':>15}"
     lines = [head, "-" * len(head)]
@@ -249,7 +279,7 @@ def median_table(rows: list[dict], floor: float, repeats: int) -> str:
                 continue
             fids = [r["fid"] for r in group]
             line = (
-                f"{config:<16}  {budget:>8.0f}  {statistics.median(r['steps'] for r in group):>7.0f}"
+                f"{config:<19}  {group[0]['precision']:<14}  {budget:>8.0f}  {statistics.median(r['steps'] for r in group):>7.0f}"
                 f"  {statistics.median(r['images_per_s'] for r in group):>8.1f}"
                 f"  {statistics.median(fids):>8.2f}"
             )

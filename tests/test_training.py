@@ -117,6 +117,70 @@ def test_non_saturating_losses_start_near_log_two():
     assert logs["d_real"][0] == pytest.approx(0.5, abs=1e-4)
 
 
+def _hand_step(gen, disc, real, z, update, lr):
+    """One SGD step of both players written out: the update rule the trainer must follow."""
+    from aigc_course.losses import get_losses
+
+    d_loss_fn, g_loss_fn = get_losses("non_saturating")
+    d_vars, g_vars = disc.trainable_variables, gen.trainable_variables
+
+    def g_grads():
+        with tf.GradientTape() as tape:
+            loss = g_loss_fn(disc(gen(z, training=True), training=True))
+        return tape.gradient(loss, g_vars)
+
+    fake = gen(z, training=True)
+    with tf.GradientTape() as tape:
+        d_loss = d_loss_fn(disc(real, training=True), disc(fake, training=True))
+    d_grads = tape.gradient(d_loss, d_vars)
+    early = g_grads() if update == "simultaneous" else None  # at the old discriminator
+    for var, grad in zip(d_vars, d_grads, strict=True):
+        var.assign_sub(lr * grad)
+    late = early if early is not None else g_grads()  # alternating: at the updated one
+    for var, grad in zip(g_vars, late, strict=True):
+        var.assign_sub(lr * grad)
+
+
+@pytest.mark.parametrize("update", training.UPDATES)
+def test_update_rules_match_a_hand_written_step(update):
+    """Alternating: G's gradient goes through the updated D; simultaneous: through the old D."""
+    keras.utils.set_random_seed(0)
+    lr = 0.5  # large, so the two rules end far apart
+    real = np.random.default_rng(1).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    z = np.random.default_rng(2).standard_normal((16, LATENT)).astype("float32")
+    gen, disc = tiny_generator(), tiny_discriminator()  # the shared starting point
+
+    def one_fit_step(rule):
+        gan = training.GAN(tiny_generator(), tiny_discriminator(), LATENT, update=rule)
+        gan.generator.set_weights(gen.get_weights())
+        gan.discriminator.set_weights(disc.get_weights())
+        gan.compile(keras.optimizers.SGD(lr), keras.optimizers.SGD(lr))
+        gan._noise = lambda batch_size: tf.constant(z)  # the same noise in every forward pass
+        gan.fit(tf.data.Dataset.from_tensors(real).repeat(), steps_per_epoch=1, epochs=1,
+                verbose=0, shuffle=False)  # fmt: skip
+        return gan
+
+    ours = one_fit_step(update)
+    other = one_fit_step(next(u for u in training.UPDATES if u != update))
+    _hand_step(gen, disc, tf.constant(real), tf.constant(z), update, lr)
+    for mine, expected in ((ours.generator, gen), (ours.discriminator, disc)):
+        for a, b in zip(mine.trainable_variables, expected.trainable_variables, strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-5)
+    assert changed(trainable(other.generator), ours.generator), "the two rules must differ"
+
+
+def test_simultaneous_update_does_one_step_each():
+    with pytest.raises(ValueError, match="update must be one of"):
+        training.GAN(tiny_generator(), tiny_discriminator(), LATENT, update="sequential")
+    with pytest.raises(ValueError, match="d_steps=2 needs update='alternating'"):
+        training.GAN(tiny_generator(), tiny_discriminator(), LATENT, d_steps=2,
+                     update="simultaneous")  # fmt: skip
+    gan = training.GAN(tiny_generator(), tiny_discriminator(), LATENT, update="simultaneous")
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+    gan.fit(real_batches(), steps_per_epoch=3, epochs=1, verbose=0, shuffle=False)
+    assert int(gan.d_optimizer.iterations.numpy()) == int(gan.g_optimizer.iterations.numpy()) == 3
+
+
 @pytest.mark.slow
 def test_xla_step_on_cpu():
     keras.utils.set_random_seed(0)
@@ -346,8 +410,8 @@ def test_auto_profile(monkeypatch):
 def test_profiles_are_sane():
     assert set(training.PROFILES) == {"smoke", "cpu", "gpu"}
     gpu, cpu = training.PROFILES["gpu"], training.PROFILES["cpu"]
-    assert gpu.width == 64 and gpu.mixed_precision and gpu.epochs >= 50
-    assert cpu.width < gpu.width and not cpu.mixed_precision
+    assert gpu.width == 64 and gpu.mixed_precision and gpu.needs_gpu and gpu.epochs >= 50
+    assert cpu.width < gpu.width and cpu.mixed_precision and not cpu.needs_gpu
     assert training.PROFILES["smoke"].steps_per_epoch(9000) <= 20
 
 
@@ -506,3 +570,40 @@ def test_gpu_profile_without_a_gpu_says_what_to_do(monkeypatch, tmp_path):
         training.train_gan(profile="gpu", out=tmp_path / "run", evaluate=False)
     assert not (tmp_path / "run").exists(), "nothing is written before the check"
     training.require_gpu_if_needed(training.PROFILES["cpu"])  # fine without a GPU
+
+
+@pytest.mark.parametrize(
+    "gpus, onednn, bf16, mixed, expected",
+    [
+        (["gpu"], True, True, True, "mixed_float16"),
+        ([], True, True, True, "mixed_bfloat16"),
+        ([], False, True, True, "float32"),  # bfloat16 without oneDNN is emulated: slower
+        ([], True, False, True, "float32"),  # no native bfloat16 on this CPU
+        (["gpu"], True, True, False, "float32"),
+    ],
+)
+def test_precision_policy_follows_the_hardware(monkeypatch, gpus, onednn, bf16, mixed, expected):
+    monkeypatch.setattr(training, "GPUS", gpus)
+    monkeypatch.setattr(training, "onednn_enabled", lambda: onednn)
+    monkeypatch.setattr(training, "cpu_has_bf16", lambda: bf16)
+    profile = dataclasses.replace(training.PROFILES["smoke"], mixed_precision=mixed)
+    assert training.precision_policy(profile) == expected
+    said = training.describe_precision(profile)
+    assert said.startswith(expected.replace("mixed_", "mixed ")), said
+    if expected == "float32" and mixed:  # it says why the fast format is not used
+        assert ("oneDNN" in said) != onednn and ("no native" in said) == (onednn and not bf16)
+
+
+def test_a_bfloat16_run_saves_a_float32_generator(monkeypatch, tmp_path):
+    monkeypatch.setattr(training, "precision_policy", lambda profile: "mixed_bfloat16")
+    result = training.train_gan(profile="smoke", out=tmp_path / "run", evaluate=False,
+                                progress=False)  # fmt: skip
+    assert result.gan.generator.layers[1].compute_dtype == "bfloat16"
+    saved = training.load_generator(tmp_path / "run")
+    assert all(layer.compute_dtype == "float32" for layer in saved.layers)
+    z = np.random.default_rng(0).standard_normal((4, saved.input_shape[-1])).astype("float32")
+    np.testing.assert_allclose(  # the same weights: the float32 copy differs only by rounding
+        saved(z, training=False).numpy(),
+        result.gan.generator(z, training=False).numpy(),
+        atol=0.05,
+    )
