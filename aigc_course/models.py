@@ -58,21 +58,29 @@ def build_generator(latent_dim: int = 100, width: int = 64, name: str = "generat
     return keras.Model(z, images, name=name)
 
 
-def build_discriminator(width: int = 64, name: str = "discriminator") -> keras.Model:
+def build_discriminator(
+    width: int = 64, dropout: float = 0.3, name: str = "discriminator"
+) -> keras.Model:
     """DCGAN discriminator: images ``(B, 28, 28, 1)`` -> one **logit** per image ``(B, 1)``.
 
     Two stride-2 convolutions (28 -> 14 -> 7) with LeakyReLU and dropout, then Flatten and
     Dense(1) without activation. A logit of 0 means "50 % real"; ``sigmoid(logit)`` is the
     probability, but the losses work on logits directly because that is numerically stable.
+    ``dropout`` (the TensorFlow tutorial's 0.3 by default) slows the discriminator down; ``0``
+    leaves the dropout layers out, which suits short runs.
     """
     width = _positive_int("width", width)
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
     images = keras.Input(shape=IMAGE_SHAPE, name="images")
     x = layers.Conv2D(width, 4, strides=2, padding="same", name="down_14")(images)
     x = layers.LeakyReLU(_LEAK, name="down_14_act")(x)
-    x = layers.Dropout(0.3, name="down_14_drop")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="down_14_drop")(x)
     x = layers.Conv2D(2 * width, 4, strides=2, padding="same", name="down_7")(x)
     x = layers.LeakyReLU(_LEAK, name="down_7_act")(x)
-    x = layers.Dropout(0.3, name="down_7_drop")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="down_7_drop")(x)
     x = layers.Flatten(name="flatten")(x)
     logits = layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(images, logits, name=name)

@@ -44,7 +44,7 @@ GENERATOR_FILE = "generator.keras"
 CHECKPOINT_FORMAT = 1
 # Settings a resumed run must share with its checkpoint: they shape the networks' variables
 # (latent_dim, width), what those variables mean (loss) or what they were trained on (dataset).
-ARCHITECTURE_KEYS = ("dataset", "latent_dim", "width", "loss")
+ARCHITECTURE_KEYS = ("dataset", "latent_dim", "width", "d_width", "loss", "ema")
 UPDATES = ("alternating", "simultaneous")
 _PARTS = ("generator", "discriminator", "d_optimizer", "g_optimizer", "gan")
 
@@ -98,6 +98,11 @@ class GAN(keras.Model):
     Each player differentiates only its own loss with respect to only its own variables and is
     updated by its own optimizer, so neither player's step touches the other's weights.
 
+    ``ema > 0`` also keeps an exponential moving average of the generator's weights, updated
+    after every step as ``avg = ema * avg + (1 - ema) * w`` (with a short warm-up): the average
+    of the last ~``1 / (1 - ema)`` generators draws cleaner samples than the latest one, which
+    jitters with every update (Yazıcı et al., 2019). :attr:`sampler` is the model to draw from.
+
     ``loss`` names a pair from :data:`aigc_course.losses.LOSSES`; ``"wgan_gp"`` adds the gradient
     penalty (weight ``gp_weight``) to the critic loss. The discriminator must return logits.
 
@@ -116,6 +121,7 @@ class GAN(keras.Model):
         d_steps: int = 1,
         gp_weight: float = 10.0,
         update: str = "alternating",
+        ema: float = 0.0,
         **kwargs,
     ):
         from aigc_course.losses import get_losses
@@ -142,6 +148,17 @@ class GAN(keras.Model):
         self.step = keras.Variable(
             0, dtype="int64", trainable=False, aggregation="only_first_replica", name="step"
         )
+        if isinstance(ema, bool) or not isinstance(ema, int | float) or not 0 <= ema < 1:
+            raise ValueError(f"ema must be a number in [0, 1) (0 = off, e.g. 0.999), got {ema!r}")
+        self.ema = float(ema)
+        # The average lives in plain variables (checkpointed with the step counter); the
+        # sampler model is a copy of the generator that receives them when it is asked for.
+        self.ema_weights = [
+            keras.Variable(w.numpy(), dtype="float32", trainable=False,
+                           aggregation="only_first_replica", name=f"ema_{i}")
+            for i, w in enumerate(generator.weights)
+        ] if self.ema else []  # fmt: skip
+        self._ema_model: keras.Model | None = None
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "d_real", "d_fake")
         }
@@ -150,6 +167,22 @@ class GAN(keras.Model):
     def call(self, z, training: bool = False):
         """Generate images from noise ``z`` of shape ``(B, latent_dim)``."""
         return self.generator(z, training=training)
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to draw samples from: the weight average if ``ema > 0``, else itself."""
+        if not self.ema:
+            return self.generator
+        if self._ema_model is None:
+            self._ema_model = keras.models.clone_model(self.generator)
+        self._ema_model.set_weights([v.numpy() for v in self.ema_weights])
+        return self._ema_model
+
+    def _update_ema(self) -> None:
+        step = tf.cast(self.step, "float32")
+        decay = tf.minimum(self.ema, (1.0 + step) / (10.0 + step))  # warm-up: follow early on
+        for avg, w in zip(self.ema_weights, self.generator.weights, strict=True):
+            avg.assign(decay * avg + (1.0 - decay) * tf.cast(w, "float32"))
 
     def compile(
         self,
@@ -241,6 +274,8 @@ class GAN(keras.Model):
                 scaled = self.g_optimizer.scale_loss(g_loss / replicas)
             self._apply(self.g_optimizer, tape, scaled, g_vars)
         self.step.assign_add(1)
+        if self.ema:
+            self._update_ema()
 
         self.trackers["d_loss"].update_state(d_loss)
         self.trackers["g_loss"].update_state(g_loss)
@@ -301,7 +336,7 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if (epoch + 1) % self.every_epochs:
             return
-        images = np.asarray(self.model.generator(self.noise, training=False))
+        images = np.asarray(self.model.sampler(self.noise, training=False))
         if not np.isfinite(images).all():
             return  # a diverged generator: nothing worth drawing (the NaN callback says why)
         path = self.save(images, self.out_dir / f"epoch_{epoch + 1:03d}.png")
@@ -510,7 +545,7 @@ def _state_variables(gan: GAN) -> dict[str, Any]:
         "discriminator": gan.discriminator.weights,
         "d_optimizer": gan.d_optimizer.variables,
         "g_optimizer": gan.g_optimizer.variables,
-        "gan": [gan.step],
+        "gan": [gan.step, *gan.ema_weights],
     }
     return {f"{part}/{i:03d}": var for part in _PARTS for i, var in enumerate(groups[part])}
 
@@ -562,6 +597,8 @@ class StopOnNaN(keras.callbacks.Callback):
 class TrainingProfile:
     """Every knob of a training run. ``images_per_epoch=None`` means one pass over the data.
 
+    ``width`` sizes the generator and, unless ``d_width`` is given, the discriminator too.
+
     ``mixed_precision=True`` computes in the machine's fast 16-bit format where it has one (see
     :func:`precision_policy`); ``needs_gpu=True`` refuses to start without a GPU.
     """
@@ -571,12 +608,15 @@ class TrainingProfile:
     batch_size: int
     latent_dim: int
     width: int
+    d_width: int | None = None
+    dropout: float = 0.3
     g_learning_rate: float = 2e-4
     d_learning_rate: float = 2e-4
     beta_1: float = 0.5
     loss: str = "non_saturating"
     d_steps: int = 1
     update: str = "alternating"
+    ema: float = 0.0
     images_per_epoch: int | None = None
     jit_compile: bool = False
     mixed_precision: bool = False
@@ -590,6 +630,8 @@ class TrainingProfile:
             _positive_int(field, getattr(self, field))
         for field in ("checkpoint_every_steps", "sample_images", "eval_images"):
             _positive_int(field, getattr(self, field))
+        if self.d_width is not None:
+            _positive_int("d_width", self.d_width)
         if self.images_per_epoch is not None:
             _positive_int("images_per_epoch", self.images_per_epoch)
             if self.images_per_epoch < self.batch_size:
@@ -601,12 +643,18 @@ class TrainingProfile:
             value = getattr(self, field)
             if not isinstance(value, int | float) or not 0 < value < 1:
                 raise ValueError(f"{field} must be a number in (0, 1), got {value!r}")
-        if not isinstance(self.beta_1, int | float) or not 0 <= self.beta_1 < 1:
-            raise ValueError(f"beta_1 must be a number in [0, 1), got {self.beta_1!r}")
+        for field in ("beta_1", "dropout", "ema"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+                raise ValueError(f"{field} must be a number in [0, 1), got {value!r}")
         from aigc_course.losses import get_losses
 
         get_losses(self.loss)
         _check_update(self.update, self.d_steps)
+
+    @property
+    def discriminator_width(self) -> int:
+        return self.width if self.d_width is None else self.d_width
 
     def steps_per_epoch(self, n_images: int) -> int:
         """Generator updates per epoch for a training set of ``n_images`` images."""
@@ -623,15 +671,17 @@ PROFILES: dict[str, TrainingProfile] = {
         "smoke", epochs=2, batch_size=32, latent_dim=16, width=8, images_per_epoch=320,
         checkpoint_every_steps=4, sample_images=16, eval_images=256,
     ),
-    # A 2-core laptop: about five minutes to recognisable digits (~360 CPU-seconds for the
-    # 4,800 steps). Measured with the course classifier, 2,000 samples: MNIST (the 9,000 shipped
-    # digits) FID 6.6, real-vs-real floor 0.65; Fashion-MNIST FID 16.5, floor 0.48. Adam 5e-4
-    # beat 2e-4 at equal steps (FID 11.5 vs 14 after 1,800); XLA cost more to compile than it saved.
-    # mixed_precision: bfloat16 where the CPU has it natively (see precision_policy).
+    # A 2-core laptop: about five minutes to recognisable digits and clothes (5,760 steps: ~3.5 min
+    # in bfloat16, ~5 min in float32 with oneDNN, ~7 min with TensorFlow's plain kernels). On a
+    # 2-core Xeon (AMX: bfloat16), Fashion-MNIST, FID with the course classifier after equal
+    # steps: a generator twice as wide as the discriminator beat equal widths (9.8 vs 13.2 after
+    # 6,000 steps), dropout in D only slowed it (and cost 25 % of the step time), averaging the
+    # generator's weights gained ~0.7, a cosine learning-rate decay and Adam 2e-4 did not help,
+    # the simultaneous update was worse per step. See benchmarks/README.md for the timings.
     "cpu": TrainingProfile(
-        "cpu", epochs=15, batch_size=64, latent_dim=64, width=32, images_per_epoch=20_480,
-        g_learning_rate=5e-4, d_learning_rate=5e-4, checkpoint_every_steps=200,
-        mixed_precision=True,
+        "cpu", epochs=12, batch_size=64, latent_dim=64, width=64, d_width=32, dropout=0.0,
+        images_per_epoch=30_720, g_learning_rate=5e-4, d_learning_rate=5e-4, ema=0.999,
+        checkpoint_every_steps=480, mixed_precision=True,
     ),
     # One GPU or more: the full-size DCGAN, 50 passes over the data.
     "gpu": TrainingProfile(
@@ -716,7 +766,8 @@ class TrainResult:
 
     @property
     def generator(self) -> keras.Model:
-        return self.gan.generator
+        """The generator to sample from (the weight average when the profile uses ``ema``)."""
+        return self.gan.sampler
 
 
 def _distribution_strategy() -> tf.distribute.Strategy:
@@ -744,11 +795,12 @@ def build_gan(profile: TrainingProfile, strategy: tf.distribute.Strategy | None 
     with strategy.scope(), _dtype_policy(precision_policy(profile)):
         gan = GAN(
             build_generator(profile.latent_dim, profile.width),
-            build_discriminator(profile.width),
+            build_discriminator(profile.discriminator_width, profile.dropout),
             latent_dim=profile.latent_dim,
             loss=profile.loss,
             d_steps=profile.d_steps,
             update=profile.update,
+            ema=profile.ema,
         )
         gan.compile(
             d_optimizer=keras.optimizers.Adam(profile.d_learning_rate, beta_1=profile.beta_1),
@@ -766,6 +818,19 @@ def read_history(path: str | Path) -> dict[str, list[float]]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def run_config(dataset: str, profile: TrainingProfile) -> dict[str, Any]:
+    """What a checkpoint records about its run; resuming needs the same ``ARCHITECTURE_KEYS``."""
+    return {
+        "dataset": dataset,
+        "latent_dim": profile.latent_dim,
+        "width": profile.width,
+        "d_width": profile.discriminator_width,
+        "ema": profile.ema,
+        "loss": profile.loss,
+        "profile": profile.name,
+    }
 
 
 def train_gan(
@@ -802,13 +867,7 @@ def train_gan(
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     run_dir = Path(out) if out is not None else Path("runs") / f"{dataset}_{prof.name}"
     ckpt_dir = run_dir / "checkpoints"
-    config = {
-        "dataset": dataset,
-        "latent_dim": prof.latent_dim,
-        "width": prof.width,
-        "loss": prof.loss,
-        "profile": prof.name,
-    }
+    config = run_config(dataset, prof)
     manifest = Checkpoint.read_manifest(ckpt_dir)
     if resume and manifest is None:
         raise FileNotFoundError(
@@ -849,8 +908,9 @@ def train_gan(
         policy = precision_policy(prof)
         precision = "" if policy == "float32" else f", {policy.removeprefix('mixed_')} compute"
         print(
-            f"train-gan: {dataset}, profile {prof.name} (width {prof.width}, latent {prof.latent_dim}, "
-            f"batch {prof.batch_size}, {prof.epochs} epochs x {steps_per_epoch} steps{precision}), "
+            f"train-gan: {dataset}, profile {prof.name} (width G {prof.width} / D "
+            f"{prof.discriminator_width}, latent {prof.latent_dim}, batch {prof.batch_size}, "
+            f"{prof.epochs} epochs x {steps_per_epoch} steps{precision}), "
             f"{where}, writing to {run_dir}"
         )
     start = time.perf_counter()
@@ -883,13 +943,13 @@ def train_gan(
     if stop_on_nan.message:
         raise RuntimeError(stop_on_nan.message)
 
-    generator = gan.generator
+    generator = gan.sampler
     if generator.compute_dtype != "float32":  # save float32 weights that run on any machine
         from aigc_course.models import build_generator
 
         with _dtype_policy("float32"):
             generator = build_generator(prof.latent_dim, prof.width)
-        generator.set_weights(gan.generator.get_weights())
+        generator.set_weights(gan.sampler.get_weights())
     with atomic_path(run_dir / GENERATOR_FILE) as tmp:
         generator.save(tmp)
     metrics: dict[str, Any] = {
@@ -903,7 +963,7 @@ def train_gan(
         from aigc_course.metrics import evaluate_generator
 
         scores = evaluate_generator(
-            gan.generator,
+            generator,
             dataset=dataset,
             n=prof.eval_images,
             latent_dim=prof.latent_dim,
@@ -942,7 +1002,10 @@ def load_generator(run_dir: str | Path) -> keras.Model:
     config = manifest["config"]
     generator = build_generator(config["latent_dim"], config["width"])
     saved = _read_checkpoint(run_dir / "checkpoints" / CHECKPOINT_FILE)
-    generator.set_weights([saved[f"generator/{i:03d}"] for i in range(len(generator.weights))])
+    # The weight average (gan/001...) when the run kept one, else the generator itself.
+    keys = [f"gan/{i + 1:03d}" if config.get("ema") else f"generator/{i:03d}"
+            for i in range(len(generator.weights))]  # fmt: skip
+    generator.set_weights([saved[key] for key in keys])
     return generator
 
 

@@ -189,12 +189,16 @@ class TrainerRun:
             self.latent_dim, self.batch_size = profile.latent_dim, profile.batch_size
             self.policy = precision_policy(profile)
             self.gan = build_gan(profile)
-        self.generator = self.gan.generator
         self._data = make_dataset(images, self.batch_size, shuffle=True, seed=seed, repeat=True)
 
     @property
     def steps(self) -> int:
         return int(self.gan.step.numpy())
+
+    @property
+    def generator(self):
+        """What the trainer samples from (its weight average when the profile keeps one)."""
+        return self.gan.sampler
 
     def train_until(self, deadline: float) -> None:
         from aigc_course._tf import keras

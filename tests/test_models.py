@@ -119,3 +119,15 @@ def test_parameter_summary_rejects_bad_input():
         models.parameter_summary()
     with pytest.raises(ValueError, match="Keras models"):
         models.parameter_summary("generator")
+
+
+def test_discriminator_dropout_is_optional():
+    with_dropout = models.build_discriminator(width=8)
+    without = models.build_discriminator(width=8, dropout=0)
+    kinds = [type(layer).__name__ for layer in with_dropout.layers]
+    assert kinds.count("Dropout") == 2 and with_dropout.layers[3].rate == 0.3
+    assert "Dropout" not in [type(layer).__name__ for layer in without.layers]
+    assert without.count_params() == with_dropout.count_params()  # dropout has no weights
+    for bad in (-0.1, 1.0, "0.3", True):
+        with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
+            models.build_discriminator(width=8, dropout=bad)

@@ -411,7 +411,8 @@ def test_profiles_are_sane():
     assert set(training.PROFILES) == {"smoke", "cpu", "gpu"}
     gpu, cpu = training.PROFILES["gpu"], training.PROFILES["cpu"]
     assert gpu.width == 64 and gpu.mixed_precision and gpu.needs_gpu and gpu.epochs >= 50
-    assert cpu.width < gpu.width and cpu.mixed_precision and not cpu.needs_gpu
+    assert cpu.discriminator_width < gpu.discriminator_width and cpu.mixed_precision
+    assert not cpu.needs_gpu and cpu.epochs * cpu.steps_per_epoch(60_000) < 10_000  # ~5 min
     assert training.PROFILES["smoke"].steps_per_epoch(9000) <= 20
 
 
@@ -422,6 +423,7 @@ def test_profiles_are_sane():
         ({"batch_size": "64"}, "batch_size"),
         ({"latent_dim": -3}, "latent_dim"),
         ({"width": 2.5}, "width"),
+        ({"dropout": 1.0}, "dropout"),
         ({"g_learning_rate": 0}, "g_learning_rate"),
         ({"beta_1": 1.0}, "beta_1"),
         ({"loss": "wasserstein"}, "unknown loss"),
@@ -607,3 +609,67 @@ def test_a_bfloat16_run_saves_a_float32_generator(monkeypatch, tmp_path):
         result.gan.generator(z, training=False).numpy(),
         atol=0.05,
     )
+
+
+def test_discriminator_width_and_dropout_come_from_the_profile(tmp_path):
+    profile = dataclasses.replace(training.PROFILES["smoke"], width=8, d_width=4, dropout=0.0)
+    gan = training.build_gan(profile)
+    assert gan.generator.get_layer("up_14").filters == 8
+    assert gan.discriminator.get_layer("down_14").filters == 4
+    assert not [layer for layer in gan.discriminator.layers if "drop" in layer.name]
+    training.train_gan(profile=profile, out=tmp_path / "run", epochs=1, evaluate=False,
+                       progress=False)  # fmt: skip
+    wider_d = dataclasses.replace(profile, d_width=6)
+    with pytest.raises(ValueError, match=r"d_width: checkpoint has 4, this run asks for 6"):
+        training.train_gan(profile=wider_d, out=tmp_path / "run", resume=True, evaluate=False)
+    with pytest.raises(ValueError, match="d_width must be a positive integer"):
+        dataclasses.replace(profile, d_width=0)
+
+
+def test_ema_keeps_a_running_average_of_the_generator():
+    keras.utils.set_random_seed(0)
+    gan = training.GAN(tiny_generator(), tiny_discriminator(), LATENT, ema=0.5)
+    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    average = [w.numpy().copy() for w in gan.generator.weights]  # starts at the generator
+    for step in (1, 2, 3):
+        gan.fit(real_batches(), steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
+        decay = min(0.5, (1 + step) / (10 + step))  # the warm-up, then the fixed rate
+        average = [
+            decay * a + (1 - decay) * w.numpy()
+            for a, w in zip(average, gan.generator.weights, strict=True)
+        ]
+        for mine, expected in zip(gan.ema_weights, average, strict=True):
+            np.testing.assert_allclose(mine.numpy(), expected, rtol=1e-5, atol=1e-6)
+    sampler = gan.sampler
+    assert sampler is not gan.generator
+    for a, b in zip(sampler.weights, gan.ema_weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    z = np.random.default_rng(0).standard_normal((4, LATENT)).astype("float32")
+    assert not np.allclose(sampler(z, training=False), gan.generator(z, training=False))
+
+
+def test_without_ema_the_sampler_is_the_generator():
+    gan = tiny_gan()
+    assert gan.sampler is gan.generator and gan.ema_weights == []
+    for bad in (1.0, -0.1, "0.9", True):
+        with pytest.raises(ValueError, match=r"ema must be a number in \[0, 1\)"):
+            training.GAN(tiny_generator(), tiny_discriminator(), LATENT, ema=bad)
+
+
+def test_the_weight_average_is_checkpointed_saved_and_resumed(tmp_path):
+    profile = dataclasses.replace(training.PROFILES["smoke"], ema=0.9)
+    run = tmp_path / "run"
+    first = training.train_gan(profile=profile, out=run, epochs=1, evaluate=False, progress=False)
+    z = np.random.default_rng(0).standard_normal((4, profile.latent_dim)).astype("float32")
+    expected = first.generator(z, training=False).numpy()  # TrainResult.generator = the sampler
+    assert not np.allclose(expected, first.gan.generator(z, training=False))
+    saved = training.load_generator(run)  # generator.keras holds the average
+    np.testing.assert_allclose(saved(z, training=False), expected, atol=1e-6)
+    (run / training.GENERATOR_FILE).unlink()  # from the checkpoint alone: the average too
+    np.testing.assert_allclose(training.load_generator(run)(z, training=False), expected, atol=1e-6)
+    resumed = training.train_gan(profile=profile, out=run, epochs=2, resume=True, evaluate=False,
+                                 progress=False)  # fmt: skip
+    assert int(resumed.gan.step.numpy()) == 2 * profile.steps_per_epoch(9000)
+    with pytest.raises(ValueError, match=r"ema: checkpoint has 0.9, this run asks for 0.0"):
+        training.train_gan(profile=dataclasses.replace(profile, ema=0.0), out=run, resume=True,
+                           evaluate=False)  # fmt: skip

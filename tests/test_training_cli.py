@@ -103,19 +103,24 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, env):
 
 MIRRORED = textwrap.dedent(
     """
-    import json, sys
+    import dataclasses, json, sys
+    import numpy as np
     from aigc_course._tf import tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from aigc_course import training
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     training._distribution_strategy = lambda: strategy
+    profile = dataclasses.replace(training.PROFILES["smoke"], ema=0.9)  # the average too
     result = training.train_gan(
-        profile="smoke", out=sys.argv[1], epochs=1, progress=False, evaluate=False
+        profile=profile, out=sys.argv[1], epochs=1, progress=False, evaluate=False
     )
+    z = np.zeros((2, profile.latent_dim), "float32")
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync,
-        "mirrored": type(result.generator.trainable_variables[0].value).__name__,
+        "mirrored": type(result.gan.generator.trainable_variables[0].value).__name__,
+        "ema_differs": not np.allclose(result.generator(z), result.gan.generator(z)),
+        "ema_finite": bool(all(np.isfinite(v.numpy()).all() for v in result.gan.ema_weights)),
         "history": result.history,
         "step": result.metrics["step"],
     }))
@@ -133,6 +138,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path, env):
     report = json.loads(res.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2
     assert "Mirrored" in report["mirrored"]
+    assert report["ema_finite"] and report["ema_differs"], report
     assert report["step"] == SMOKE_STEPS_PER_EPOCH
     for name in ("d_loss", "g_loss", "d_real", "d_fake"):
         assert np.isfinite(report["history"][name]).all(), report
