@@ -30,6 +30,8 @@ from typing import Any
 
 import nbformat
 
+from aigc_course.colab import with_colab_cells
+
 DEFAULT_HINT = "replace this line with your code"
 MARKDOWN_STUB = "*Your answer here.*"
 TESTS_PLACEHOLDER = "# (hidden tests run here when your notebook is graded: keep this cell)"
@@ -258,7 +260,9 @@ def build_exercises(
             solution = read_notebook(source)
         except (OSError, ValueError) as err:  # JSON or schema errors are ValueErrors
             raise ValueError(f"{source}: not a readable notebook: {err}") from None
-        text = notebook_text(make_exercise(solution, str(source)))
+        exercise = make_exercise(solution, str(source))
+        with_colab_cells(exercise, f"{exercises.resolve().name}/{source.name}")
+        text = notebook_text(exercise)
         target = exercises / source.name
         if target.is_file() and target.read_text(encoding="utf-8") == text:
             continue

@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 from aigc_course.atomic import atomic_write
+from aigc_course.colab import with_colab_cells
 
 #: Environment every refresh runs under (CI's, minus the smoke switch).
 REFRESH_ENV = {
@@ -76,6 +77,13 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def repository_path(path: str | os.PathLike) -> str:
+    """``folder/name.ipynb``: where a course notebook sits in the repository (every notebook
+    lives in a top-level folder: notebooks/, solutions/ or exercises/)."""
+    path = Path(path).resolve()
+    return f"{path.parent.name}/{path.name}"
+
+
 def refresh_notebook(path: str | os.PathLike, timeout: int = 1800, smoke: bool = False) -> float:
     """Execute one notebook in a fresh kernel in its own folder and store the outputs.
 
@@ -88,6 +96,7 @@ def refresh_notebook(path: str | os.PathLike, timeout: int = 1800, smoke: bool =
     if not path.is_file() or path.suffix != ".ipynb":
         raise FileNotFoundError(f"{path}: not a notebook file (expected an existing .ipynb)")
     nb = nbformat.read(path, as_version=4)
+    with_colab_cells(nb, repository_path(path))
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

@@ -32,12 +32,15 @@ def test_refresh_executes_in_the_notebooks_folder_with_stable_metadata(tmp_path:
     )
     notebooks.refresh_notebook(path, timeout=120)
     nb = nbformat.read(path, as_version=4)
-    assert [c.execution_count for c in nb.cells] == [1, 2]
+    link, install, *ours = nb.cells  # the Colab cells come first (no title cell here)
+    assert link.cell_type == "markdown" and "colab.research.google.com" in link.source
+    assert install.execution_count == 1 and install.outputs == []
+    assert [c.execution_count for c in ours] == [2, 3]
     assert set(nb.metadata) == {"kernelspec", "language_info"}
-    assert nb.cells[1].metadata == {"tags": ["parameters"]}
-    first = nb.cells[0].outputs
+    assert ours[1].metadata == {"tags": ["parameters"]}
+    first = ours[0].outputs
     assert len(first) == 1 and first[0].text == "a\nb\n", "consecutive prints are merged"
-    assert nb.cells[1].outputs[0].text == "here 1 None\n"
+    assert ours[1].outputs[0].text == "here 1 None\n"
 
 
 def test_a_failing_notebook_is_left_untouched(tmp_path: Path) -> None:
