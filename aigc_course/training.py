@@ -709,7 +709,7 @@ def precision_policy(profile: TrainingProfile) -> str:
 
     With ``mixed_precision`` the layers compute in 16 bits and keep float32 weights: float16 on a
     GPU (with loss scaling), bfloat16 on a CPU that computes it natively through oneDNN (Intel
-    AMX or AVX512-BF16: about 1.8x faster for the TensorFlow tutorial's networks on such a
+    AMX or AVX512-BF16: about 1.7x faster for the TensorFlow tutorial's networks on such a
     machine). Everywhere else, and without ``mixed_precision``, it is plain float32, because
     emulated 16-bit arithmetic is slower than 32-bit.
     """
