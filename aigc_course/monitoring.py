@@ -75,7 +75,7 @@ class FIDPerEpoch(keras.callbacks.Callback):
         latent_dim = int(self.model.latent_dim)
         z = np.random.default_rng(self._noise_seed).standard_normal((self.n, latent_dim))
         z = z.astype(np.float32)
-        generator = getattr(self.model, "sampler", self.model.generator)
+        generator = self.model.sampler  # the weight average when the GAN keeps one
         parts = [
             np.asarray(generator(z[i : i + 500], training=False)) for i in range(0, self.n, 500)
         ]

@@ -778,7 +778,8 @@ def _distribution_strategy() -> tf.distribute.Strategy:
 
 
 @contextlib.contextmanager
-def _dtype_policy(policy: str):
+def dtype_policy(policy: str):
+    """Build models inside ``with dtype_policy("mixed_bfloat16"):``; the old policy comes back."""
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
@@ -792,7 +793,7 @@ def build_gan(profile: TrainingProfile, strategy: tf.distribute.Strategy | None 
     from aigc_course.models import build_discriminator, build_generator
 
     strategy = strategy or _distribution_strategy()
-    with strategy.scope(), _dtype_policy(precision_policy(profile)):
+    with strategy.scope(), dtype_policy(precision_policy(profile)):
         gan = GAN(
             build_generator(profile.latent_dim, profile.width),
             build_discriminator(profile.discriminator_width, profile.dropout),
@@ -943,13 +944,13 @@ def train_gan(
     if stop_on_nan.message:
         raise RuntimeError(stop_on_nan.message)
 
-    generator = gan.sampler
+    generator = averaged = gan.sampler
     if generator.compute_dtype != "float32":  # save float32 weights that run on any machine
         from aigc_course.models import build_generator
 
-        with _dtype_policy("float32"):
+        with dtype_policy("float32"):
             generator = build_generator(prof.latent_dim, prof.width)
-        generator.set_weights(gan.sampler.get_weights())
+        generator.set_weights(averaged.get_weights())
     with atomic_path(run_dir / GENERATOR_FILE) as tmp:
         generator.save(tmp)
     metrics: dict[str, Any] = {

@@ -104,14 +104,10 @@ def machine_policy() -> str:
 
 def tutorial_networks(policy: str):
     """The tutorial's generator and discriminator, computing under dtype ``policy``."""
-    from aigc_course._tf import keras
+    from aigc_course.training import dtype_policy
 
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
+    with dtype_policy(policy):
         return tutorial_generator(TUTORIAL["latent_dim"]), tutorial_discriminator()
-    finally:
-        keras.config.set_dtype_policy(previous)
 
 
 class TutorialLoop:
