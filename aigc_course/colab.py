@@ -13,7 +13,8 @@ running those two commands.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
+import os
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
@@ -31,6 +32,13 @@ def colab_url(path: str | PurePosixPath) -> str:
         raise ValueError(f"expected a notebook path inside the repository, got {str(path)!r}")
     owner_repo = REPOSITORY.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{BRANCH}/{path}"
+
+
+def repository_path(path: str | os.PathLike) -> str:
+    """``folder/name.ipynb``: where the course notebook at local ``path`` sits in the repository
+    (every notebook lives in a top-level folder: notebooks/, solutions/ or exercises/)."""
+    path = Path(path).resolve()
+    return f"{path.parent.name}/{path.name}"
 
 
 def link_markdown(path: str | PurePosixPath) -> str:

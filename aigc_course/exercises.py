@@ -30,7 +30,7 @@ from typing import Any
 
 import nbformat
 
-from aigc_course.colab import with_colab_cells
+from aigc_course.colab import repository_path, with_colab_cells
 
 DEFAULT_HINT = "replace this line with your code"
 MARKDOWN_STUB = "*Your answer here.*"
@@ -261,7 +261,7 @@ def build_exercises(
         except (OSError, ValueError) as err:  # JSON or schema errors are ValueErrors
             raise ValueError(f"{source}: not a readable notebook: {err}") from None
         exercise = make_exercise(solution, str(source))
-        with_colab_cells(exercise, f"{exercises.resolve().name}/{source.name}")
+        with_colab_cells(exercise, repository_path(exercises / source.name))
         text = notebook_text(exercise)
         target = exercises / source.name
         if target.is_file() and target.read_text(encoding="utf-8") == text:

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from aigc_course.atomic import atomic_write
-from aigc_course.colab import with_colab_cells
+from aigc_course.colab import repository_path, with_colab_cells
 
 #: Environment every refresh runs under (CI's, minus the smoke switch).
 REFRESH_ENV = {
@@ -75,13 +75,6 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                     out["data"] = {"text/plain": "(interactive widget: run the notebook to use it)"}
     nbformat.validate(nb)
     return nb
-
-
-def repository_path(path: str | os.PathLike) -> str:
-    """``folder/name.ipynb``: where a course notebook sits in the repository (every notebook
-    lives in a top-level folder: notebooks/, solutions/ or exercises/)."""
-    path = Path(path).resolve()
-    return f"{path.parent.name}/{path.name}"
 
 
 def refresh_notebook(path: str | os.PathLike, timeout: int = 1800, smoke: bool = False) -> float:
