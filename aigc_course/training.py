@@ -41,12 +41,12 @@ from aigc_course.env import is_smoke
 CHECKPOINT_FILE = "checkpoint.npz"
 MANIFEST_FILE = "manifest.json"
 GENERATOR_FILE = "generator.keras"
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: the weight average has its own part, "generator_average/..."
 # Settings a resumed run must share with its checkpoint: they shape the networks' variables
 # (latent_dim, width), what those variables mean (loss) or what they were trained on (dataset).
 ARCHITECTURE_KEYS = ("dataset", "latent_dim", "width", "d_width", "loss", "ema")
 UPDATES = ("alternating", "simultaneous")
-_PARTS = ("generator", "discriminator", "d_optimizer", "g_optimizer", "gan")
+_PARTS = ("generator", "generator_average", "discriminator", "d_optimizer", "g_optimizer", "gan")
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -463,11 +463,22 @@ class Checkpoint(keras.callbacks.Callback):
 
     @staticmethod
     def read_manifest(directory: str | Path) -> dict | None:
-        """The manifest stored in ``directory/checkpoint.npz``, or ``None`` if there is none."""
+        """The manifest stored in ``directory/checkpoint.npz``, or ``None`` if there is none.
+
+        Raises ``ValueError`` for a checkpoint in another format (written by another version of
+        the course), whose variables this version would misread.
+        """
         path = Path(directory) / CHECKPOINT_FILE
         if not path.exists():
             return None
-        return json.loads(str(_read_checkpoint(path)["manifest"]))
+        manifest = json.loads(str(_read_checkpoint(path)["manifest"]))
+        if manifest.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"{path} is a checkpoint in format {manifest.get('format')!r}, written by another "
+                f"version of aigc_course; this version reads format {CHECKPOINT_FORMAT}. Start a "
+                "new run in another folder, or use the version that wrote it."
+            )
+        return manifest
 
     def restore(self, gan: GAN) -> dict:
         """Load the checkpoint into ``gan`` (compiled); return its manifest.
@@ -545,10 +556,11 @@ def _state_variables(gan: GAN) -> dict[str, Any]:
     """Every variable a checkpoint holds, under stable names like ``generator/003``."""
     groups = {
         "generator": gan.generator.weights,
+        "generator_average": gan.ema_weights,
         "discriminator": gan.discriminator.weights,
         "d_optimizer": gan.d_optimizer.variables,
         "g_optimizer": gan.g_optimizer.variables,
-        "gan": [gan.step, *gan.ema_weights],
+        "gan": [gan.step],
     }
     return {f"{part}/{i:03d}": var for part in _PARTS for i, var in enumerate(groups[part])}
 
@@ -1009,9 +1021,9 @@ def load_generator(run_dir: str | Path) -> keras.Model:
     config = manifest["config"]
     generator = build_generator(config["latent_dim"], config["width"])
     saved = _read_checkpoint(run_dir / "checkpoints" / CHECKPOINT_FILE)
-    # The weight average (gan/001...) when the run kept one, else the generator itself.
-    keys = [f"gan/{i + 1:03d}" if config.get("ema") else f"generator/{i:03d}"
-            for i in range(len(generator.weights))]  # fmt: skip
+    # The weight average when the run kept one, else the generator itself.
+    part = "generator_average" if config.get("ema") else "generator"
+    keys = [f"{part}/{i:03d}" for i in range(len(generator.weights))]
     generator.set_weights([saved[key] for key in keys])
     return generator
 

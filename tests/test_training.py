@@ -566,6 +566,21 @@ def test_a_damaged_checkpoint_gives_a_clear_error(tmp_path, content):
         training.train_gan(profile="smoke", out=tmp_path / "run", resume=True, evaluate=False)
 
 
+def test_a_checkpoint_from_another_course_version_is_refused_untouched(tmp_path):
+    _, ckpt = fit_with_checkpoint(tmp_path)
+    with np.load(ckpt.path) as saved:
+        arrays = dict(saved)
+    manifest = json.loads(str(arrays["manifest"]))
+    manifest["format"] = training.CHECKPOINT_FORMAT - 1
+    arrays["manifest"] = np.array(json.dumps(manifest))
+    np.savez(ckpt.path, **arrays)
+    before = sha(ckpt.path)
+    old, new = training.CHECKPOINT_FORMAT - 1, training.CHECKPOINT_FORMAT
+    with pytest.raises(ValueError, match=rf"format {old}, written by another .* reads format {new}"):
+        training.Checkpoint(ckpt.directory, config={"width": 4}).restore(tiny_gan())
+    assert sha(ckpt.path) == before
+
+
 def test_gpu_profile_without_a_gpu_says_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setattr(training, "GPUS", [])
     with pytest.raises(ValueError, match="sees no GPU.*profile 'cpu'"):
