@@ -176,8 +176,10 @@ class GAN(keras.Model):
         """The generator to draw samples from: the weight average if ``ema > 0``, else itself."""
         if not self.ema:
             return self.generator
-        if self._ema_model is None:
-            self._ema_model = keras.models.clone_model(self.generator)
+        if self._ema_model is None:  # Keras' own layers: a saved sampler loads anywhere
+            from aigc_course.models import keras_only
+
+            self._ema_model = keras_only(self.generator)
         self._ema_model.set_weights([v.numpy() for v in self.ema_weights])
         return self._ema_model
 
@@ -962,15 +964,15 @@ def train_gan(
     if stop_on_nan.message:
         raise RuntimeError(stop_on_nan.message)
 
+    from aigc_course.models import build_generator, keras_only
+
     generator = averaged = gan.sampler
     if generator.compute_dtype != "float32":  # save float32 weights that run on any machine
-        from aigc_course.models import build_generator
-
         with dtype_policy("float32"):
             generator = build_generator(prof.latent_dim, prof.width)
         generator.set_weights(averaged.get_weights())
     with atomic_path(run_dir / GENERATOR_FILE) as tmp:
-        generator.save(tmp)
+        keras_only(generator).save(tmp)  # loads without aigc_course
     metrics: dict[str, Any] = {
         "train_seconds": round(seconds, 1),
         "step": int(gan.step.numpy()),

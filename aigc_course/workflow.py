@@ -128,12 +128,18 @@ def total_variation(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def export_generator(generator: keras.Model, path: str | Path) -> Path:
-    """Save ``generator`` as one ``.keras`` file (architecture + weights), creating the folder."""
+    """Save ``generator`` as one ``.keras`` file (architecture + weights), creating the folder.
+
+    The file holds Keras' own layers only (:func:`aigc_course.models.keras_only`), so a server
+    can load it with Keras alone.
+    """
+    from aigc_course.models import keras_only
+
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"Keras 3 saves whole models to a .keras file, got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    generator.save(path)
+    keras_only(generator).save(path)
     return path
 
 

@@ -131,3 +131,56 @@ def test_discriminator_dropout_is_optional():
     for bad in (-0.1, 1.0, "0.3", True):
         with pytest.raises(ValueError, match=r"dropout must be a number in \[0, 1\)"):
             models.build_discriminator(width=8, dropout=bad)
+
+
+@pytest.mark.parametrize("shape", [(16, 24), (8, 5, 5, 6)])
+def test_fused_batch_norm_matches_keras_batch_norm(shape):
+    """Same outputs, gradients and moving statistics as Keras' layer, in training and inference."""
+    x = tf.random.normal(shape, seed=2) * 3.0 + 1.0
+    fused, plain = models.FusedBatchNormalization(), keras.layers.BatchNormalization()
+    fused.build(shape), plain.build(shape)
+    for layer in (fused, plain):  # non-trivial scale and offset
+        layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
+        layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
+    results = []
+    for layer in (fused, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            weights = tf.reshape(tf.range(np.prod(shape[1:]), dtype="float32"), shape[1:])
+            loss = tf.reduce_sum(y * weights**0.5)  # a loss whose gradient is not trivial
+        grads = tape.gradient(loss, [x, layer.gamma.value, layer.beta.value])
+        stats = [layer.moving_mean.numpy(), layer.moving_variance.numpy()]
+        results.append([y, *grads, *stats, layer(x, training=False)])
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(results[0][0], x), "the layer normalised"
+
+
+def test_fused_batch_norm_runs_in_bfloat16():
+    x = tf.cast(tf.random.normal((8, 4, 4, 3), seed=3), "bfloat16")
+    layer = models.FusedBatchNormalization(dtype="mixed_bfloat16")
+    y = layer(x, training=True)
+    assert y.dtype == tf.bfloat16 and layer.moving_mean.dtype == "float32"
+    np.testing.assert_allclose(tf.reduce_mean(tf.cast(y, "float32"), (0, 1, 2)), 0, atol=0.02)
+
+
+def test_keras_only_copy_loads_without_the_package(tmp_path, noise):
+    import subprocess
+    import sys
+
+    g = models.build_generator(latent_dim=100, width=8)
+    assert any(isinstance(layer, models.FusedBatchNormalization) for layer in g.layers)
+    copy = models.keras_only(g)
+    assert not any(isinstance(layer, models.FusedBatchNormalization) for layer in copy.layers)
+    np.testing.assert_allclose(copy(noise), g(noise), atol=1e-6)
+    copy.save(tmp_path / "g.keras")
+    np.save(tmp_path / "z.npy", noise.numpy())
+    script = (
+        "import sys, numpy as np, keras\n"
+        f"m = keras.saving.load_model({str(tmp_path / 'g.keras')!r})\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, np.asarray(m(np.load({str(tmp_path / 'z.npy')!r}))))\n"
+        "assert not any(name.startswith('aigc_course') for name in sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), g(noise), atol=1e-6)
