@@ -37,21 +37,23 @@ def _positive_int(name: str, value: object, minimum: int = 1) -> int:
 
 @keras.saving.register_keras_serializable(package="aigc_course")
 class FusedBatchNormalization(layers.BatchNormalization):
-    """Keras' ``BatchNormalization``, trained with TensorFlow's fused batch-norm kernel.
+    """Keras' ``BatchNormalization``, trained in 16 bits by TensorFlow's fused batch-norm kernel.
 
-    The same maths, variables and settings; only the training-mode forward and backward pass
-    differ. Keras 3 computes them as a dozen separate float32 operations, the fused kernel in
-    one pass and natively in 16 bits: in bfloat16 on a CPU, one batch-norm layer of the ``cpu``
-    profile's generator is ~4x faster and its whole training step ~20 % faster
-    (``benchmarks/README.md``). Inference, and the cases the kernel does not cover (a mask,
-    synchronised statistics, renormalisation, a frozen layer, a non-last axis), use Keras' code.
-    The fused kernel returns the unbiased batch variance; the moving variance keeps Keras'
-    biased one. :func:`keras_only` swaps these layers back for files meant to load anywhere.
+    The same maths, variables and settings; only the training-mode pass on ``float16`` or
+    ``bfloat16`` inputs differs. Keras 3 casts those to float32 and computes the statistics and
+    the normalisation as a dozen separate operations; the fused kernel does it in one pass,
+    natively in 16 bits. On a CPU with bfloat16 that makes the ``cpu`` profile's training step
+    ~1.2x faster (``benchmarks/batch_norm.py``). In float32 it was no faster on the whole step,
+    so float32, inference, and what the kernel does not cover (a mask, synchronised statistics,
+    renormalisation, a frozen layer, a non-last axis) run Keras' own code. The fused kernel
+    returns the unbiased batch variance; the moving variance keeps Keras' biased one.
+    :func:`keras_only` swaps these layers back for files meant to load anywhere.
     """
 
     def call(self, inputs, training=None, mask=None):
         rank = len(inputs.shape)
         fusable = training and self.trainable and mask is None and rank in (2, 4)
+        fusable = fusable and inputs.dtype in (tf.float16, tf.bfloat16)
         fusable = fusable and self.axis in (-1, rank - 1) and not (self.synchronized or self.renorm)
         if not fusable:
             return super().call(inputs, training=training, mask=mask)

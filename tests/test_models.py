@@ -134,27 +134,41 @@ def test_discriminator_dropout_is_optional():
 
 
 @pytest.mark.parametrize("shape", [(16, 24), (8, 5, 5, 6)])
-def test_fused_batch_norm_matches_keras_batch_norm(shape):
-    """Same outputs, gradients and moving statistics as Keras' layer, in training and inference."""
-    x = tf.random.normal(shape, seed=2) * 3.0 + 1.0
-    fused, plain = models.FusedBatchNormalization(), keras.layers.BatchNormalization()
-    fused.build(shape), plain.build(shape)
-    for layer in (fused, plain):  # non-trivial scale and offset
-        layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))
-        layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
+def test_fused_batch_norm_matches_keras_batch_norm(shape, monkeypatch):
+    """In 16 bits the fused kernel runs, with the outputs, gradients and moving statistics of
+    Keras' layer on the same values (float32 there); float32 is Keras' own code path."""
+    fused_calls = []
+    kernel = tf.compat.v1.nn.fused_batch_norm
+    monkeypatch.setattr(
+        tf.compat.v1.nn,
+        "fused_batch_norm",
+        lambda *a, **k: fused_calls.append(1) or kernel(*a, **k),
+    )
+    x16 = tf.cast(tf.random.normal(shape, seed=2) * 3.0 + 1.0, "float16")
+    fused = models.FusedBatchNormalization(dtype="mixed_float16")
+    plain = keras.layers.BatchNormalization()
     results = []
-    for layer in (fused, plain):
+    for layer, x in ((fused, x16), (plain, tf.cast(x16, "float32"))):
+        layer.build(shape)
+        layer.gamma.assign(np.linspace(0.5, 2.0, shape[-1]))  # non-trivial scale and offset
+        layer.beta.assign(np.linspace(-1.0, 1.0, shape[-1]))
         with tf.GradientTape() as tape:
             tape.watch(x)
-            y = layer(x, training=True)
-            weights = tf.reshape(tf.range(np.prod(shape[1:]), dtype="float32"), shape[1:])
-            loss = tf.reduce_sum(y * weights**0.5)  # a loss whose gradient is not trivial
+            y = tf.cast(layer(x, training=True), "float32")
+            weights = tf.reshape(tf.range(np.prod(shape), dtype="float32"), shape) ** 0.5
+            loss = tf.reduce_sum(y * weights)  # varies along the batch: a non-zero x gradient
         grads = tape.gradient(loss, [x, layer.gamma.value, layer.beta.value])
-        stats = [layer.moving_mean.numpy(), layer.moving_variance.numpy()]
-        results.append([y, *grads, *stats, layer(x, training=False)])
-    for got, want in zip(*results, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
-    assert not np.allclose(results[0][0], x), "the layer normalised"
+        results.append([y, *(tf.cast(g, "float32") for g in grads)])
+        results[-1] += [layer.moving_mean.numpy(), layer.moving_variance.numpy()]
+    assert len(fused_calls) == 1, "the 16-bit training pass uses the fused kernel"
+    *outputs, mean, variance = zip(*results, strict=True)
+    for got, want in outputs:  # float16 arithmetic: ~3 significant digits
+        np.testing.assert_allclose(got, want, rtol=5e-3, atol=5e-3 * float(np.abs(want).max()))
+    for got, want in (mean, variance):  # statistics are float32 in both
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    fused(x16, training=False)
+    models.FusedBatchNormalization()(tf.cast(x16, "float32"), training=True)
+    assert len(fused_calls) == 1, "float32 input and inference take Keras' path"
 
 
 def test_fused_batch_norm_runs_in_bfloat16():

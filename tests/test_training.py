@@ -576,7 +576,9 @@ def test_a_checkpoint_from_another_course_version_is_refused_untouched(tmp_path)
     np.savez(ckpt.path, **arrays)
     before = sha(ckpt.path)
     old, new = training.CHECKPOINT_FORMAT - 1, training.CHECKPOINT_FORMAT
-    with pytest.raises(ValueError, match=rf"format {old}, written by another .* reads format {new}"):
+    with pytest.raises(
+        ValueError, match=rf"format {old}, written by another .* reads format {new}"
+    ):
         training.Checkpoint(ckpt.directory, config={"width": 4}).restore(tiny_gan())
     assert sha(ckpt.path) == before
 
