@@ -688,8 +688,8 @@ PROFILES: dict[str, TrainingProfile] = {
         "smoke", epochs=2, batch_size=32, latent_dim=16, width=8, images_per_epoch=320,
         checkpoint_every_steps=4, sample_images=16, eval_images=256,
     ),
-    # A 2-core laptop: about five minutes to recognisable digits and clothes (5,760 steps: ~3.5 min
-    # in bfloat16, ~5 min in float32 with oneDNN, ~7 min with TensorFlow's plain kernels). On a
+    # A 2-core laptop: about five minutes to recognisable digits and clothes (5,760 steps: ~3 min
+    # in bfloat16, ~5 min in float32 with oneDNN, ~7-8 min with TensorFlow's plain kernels). On a
     # 2-core Xeon (AMX: bfloat16), Fashion-MNIST, FID with the course classifier after equal
     # steps: a generator twice as wide as the discriminator beat equal widths (9.8 vs 13.2 after
     # 6,000 steps), dropout in D only slowed it (and cost 25 % of the step time), averaging the
@@ -697,7 +697,9 @@ PROFILES: dict[str, TrainingProfile] = {
     # ~900; over 2,000 it was worse), the hinge loss beat the cross-entropy (8.3 vs 9.1 after
     # 8,000 steps, means of 3 and 2 seeds; least squares: 12.8); a cosine learning-rate decay,
     # Adam 2e-4 or 7e-4, Adam beta_2 0.99 and a faster discriminator (1e-3) did not help, the
-    # simultaneous update was worse at equal time. See benchmarks/README.md for the timings.
+    # simultaneous update was worse at equal time, and so was batch 32. With these settings, FID
+    # 7.2 after five minutes (median of 5 seeds, ~9,800 steps in bfloat16). See
+    # benchmarks/README.md for the timings.
     "cpu": TrainingProfile(
         "cpu", epochs=12, batch_size=64, latent_dim=64, width=64, d_width=32, dropout=0.0,
         images_per_epoch=30_720, g_learning_rate=5e-4, d_learning_rate=5e-4, loss="hinge",
