@@ -10,6 +10,10 @@ Two ways to get the same kind of network:
 * :class:`Generator` / :class:`Discriminator` keep the class names and constructor arguments of
   the article's section 5.2, with its mistakes corrected (each docstring lists them).
 
+``build_generator``'s batch norm is :class:`FusedBatchNormalization`, Keras' layer trained by
+TensorFlow's fused kernel when it computes in 16 bits (faster, same maths); :func:`keras_only`
+swaps it back to Keras' own layer for files that should load without this package.
+
 Every model returns float32, even under a ``mixed_float16`` policy: the last layer is pinned to
 float32 so the losses never see half-precision logits or pixels. The discriminators return
 **logits** (any real number), not probabilities; the losses in :mod:`aigc_course.losses` expect

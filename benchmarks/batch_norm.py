@@ -115,9 +115,7 @@ def step_pair(policy: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed slices per variant")
-    parser.add_argument(
-        "--quick", action="store_true", help="2 slices of a few calls: does it run?"
-    )
+    parser.add_argument("--quick", action="store_true", help="a few short slices: does it run?")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
