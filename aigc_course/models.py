@@ -63,13 +63,11 @@ class FusedBatchNormalization(layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
         x = inputs if rank == 4 else tf.reshape(inputs, (-1, 1, 1, channels))
-        ones, zeros = tf.ones((channels,)), tf.zeros((channels,))
+        # gamma and beta are float32 variables (never autocast), as the kernel wants them
+        scale = tf.ones((channels,)) if self.gamma is None else self.gamma
+        offset = tf.zeros((channels,)) if self.beta is None else self.beta
         y, mean, unbiased = tf.compat.v1.nn.fused_batch_norm(
-            x,
-            ones if self.gamma is None else tf.cast(self.gamma, "float32"),
-            zeros if self.beta is None else tf.cast(self.beta, "float32"),
-            epsilon=self.epsilon,
-            is_training=True,
+            x, scale, offset, epsilon=self.epsilon, is_training=True
         )
         n = tf.cast(tf.size(x) // channels, "float32")
         variance = unbiased * (n - 1.0) / n

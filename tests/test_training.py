@@ -570,12 +570,12 @@ def test_a_checkpoint_from_another_course_version_is_refused_untouched(tmp_path)
     _, ckpt = fit_with_checkpoint(tmp_path)
     with np.load(ckpt.path) as saved:
         arrays = dict(saved)
+    old, new = training.CHECKPOINT_FORMAT - 1, training.CHECKPOINT_FORMAT
     manifest = json.loads(str(arrays["manifest"]))
-    manifest["format"] = training.CHECKPOINT_FORMAT - 1
+    manifest["format"] = old
     arrays["manifest"] = np.array(json.dumps(manifest))
     np.savez(ckpt.path, **arrays)
     before = sha(ckpt.path)
-    old, new = training.CHECKPOINT_FORMAT - 1, training.CHECKPOINT_FORMAT
     with pytest.raises(
         ValueError, match=rf"format {old}, written by another .* reads format {new}"
     ):
