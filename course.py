@@ -95,7 +95,9 @@ def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
 
 def lab(args: argparse.Namespace) -> int:
     ensure_venv("")
-    cmd = [str(BIN / "jupyter"), "lab", "notebooks/00_start_here.ipynb"]
+    # Opening a file makes its folder Jupyter's root unless told otherwise; the root stays the
+    # repository so that exercises/ and solutions/ are in the file browser too.
+    cmd = [str(BIN / "jupyter"), "lab", "--ServerApp.root_dir=.", "notebooks/00_start_here.ipynb"]
     if args.no_browser:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
