@@ -3,9 +3,12 @@
 
     python3 course.py lab     # create .venv, install the course, open JupyterLab
     python3 course.py test    # create .venv, install the course and test tools, run all checks
+    python3 course.py lock    # maintainers: re-resolve requirements-lock.txt, test, refresh
 
 Works with any Python 3.10-3.12 on Linux, macOS and Windows, using only the standard
-library until the virtual environment exists. Installing is skipped when nothing changed.
+library until the virtual environment exists. Every package is installed at the version
+pinned in requirements-lock.txt (the versions the notebooks' stored outputs were made with);
+installing is skipped when nothing changed.
 """
 
 from __future__ import annotations
@@ -13,22 +16,41 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import venv
+from collections import deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+#: Exact versions of every package, for Linux, macOS and Windows x Python 3.10-3.12 (made by
+#: `python3 course.py lock`). Installs use it as pip constraints: pyproject.toml says what is
+#: needed (with ranges, for people who install the package alone), the lock says which version.
+LOCK = ROOT / "requirements-lock.txt"
+#: The resolver `lock` runs (maintainers only; students never need it) and what it resolves:
+#: every extra, for every platform and every Python from 3.10 (pyproject's range) up.
+UV = "uv==0.13.9"
+LOCK_RESOLVE = (
+    "pip compile pyproject.toml --extra test --extra gpu --universal --python-version 3.10"
+    " --no-python-downloads --quiet"
+)
 
 #: The environment every test runs under: CI's switch for tiny notebooks, never the network,
-#: stable hashing, quiet TensorFlow, and a classifier cache inside the clone.
+#: the data every installation has (AIGC_DATA_SOURCE=shipped: Debian's datasets, Keras' cache
+#: or AIGC_DATA_DIR change nothing), the CPU even where there is a GPU, stable hashing, quiet
+#: TensorFlow, and a classifier cache inside the clone. aigc-course refresh uses the same
+#: settings (aigc_course/notebooks.py, REFRESH_ENV), so stored outputs match on every machine.
 TEST_ENV = {
     "AIGC_SMOKE": "1",
     "AIGC_OFFLINE": "1",
+    "AIGC_DATA_SOURCE": "shipped",
+    "CUDA_VISIBLE_DEVICES": "-1",
     "PYTHONHASHSEED": "0",
     "TF_CPP_MIN_LOG_LEVEL": "3",
     "TF_ENABLE_ONEDNN_OPTS": "0",
@@ -36,6 +58,7 @@ TEST_ENV = {
 }
 LINTED = [
     "aigc_course",
+    "conftest.py",
     "tests",
     "notebooks",
     "solutions",
@@ -44,6 +67,21 @@ LINTED = [
     "scripts",
     "course.py",
 ]
+#: pytest workers: most notebooks pin TensorFlow to one thread (to print the same numbers on every
+#: machine), so two workers keep two cores busy; conftest.py keeps each notebook on one worker.
+WORKERS = min(2, os.cpu_count() or 1)
+PYTEST = [
+    "tests",
+    "notebooks",
+    "solutions",
+    "--nbval",
+    "--nbval-current-env",
+    "--nbval-sanitize-with",
+    "tests/sanitize.cfg",
+    "-p",
+    "no:cacheprovider",
+    *(["-n", str(WORKERS), "--dist", "loadscope"] if WORKERS > 1 else []),
+]
 
 
 def fail(message: str) -> None:
@@ -51,15 +89,102 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+class _Progress:
+    """One status line that pip's output updates: rewritten in place on a terminal, printed
+    every few packages in a log, so a first install shows progress instead of a wall of text."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.width = 0
+
+    def show(self, text: str, keep: bool = False) -> None:
+        if self.tty:
+            print("\r" + text.ljust(self.width), end="\n" if keep else "", flush=True)
+            self.width = 0 if keep else len(text)
+        else:
+            print(text, flush=True)
+
+    def note(self, text: str) -> None:  # a line of its own, e.g. one of pip's warnings
+        if self.tty and self.width:
+            print("\r" + " " * self.width + "\r", end="")
+            self.width = 0
+        print(text, flush=True)
+
+
+def _popen(cmd: list[str], env: dict[str, str] | None) -> subprocess.Popen:
+    """``cmd`` in the repository with its output (stdout and stderr) readable line by line."""
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+
+
+def pip_install(args: list[str]) -> None:
+    """``pip install ARGS`` in .venv, summarised as progress; pip's own text only on failure."""
+    cmd = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    cmd += ["--progress-bar", "off", *args]
+    progress, tail, collected = _Progress(), deque(maxlen=60), 0
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    with _popen(cmd, env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail.append(line)
+            words = line.split()
+            if line.startswith("Collecting ") and len(words) > 1:
+                collected += 1
+                if progress.tty or collected % 25 == 1:
+                    name = re.split(r"[<>=!~;\[(]", words[1])[0]
+                    progress.show(f"  downloading: {collected} package(s) so far ({name})")
+            elif line.startswith("Installing collected packages"):
+                count = line.count(",") + 1
+                slow = " (TensorFlow takes a minute)" if "tensorflow" in line else ""
+                progress.show(f"  installing {count} package(s){slow} ...")
+            elif line.startswith(("WARNING:", "ERROR:")):
+                progress.note("  pip: " + line.rstrip())
+    if proc.returncode != 0:
+        progress.note("".join(tail))
+        fail(
+            "installing the course failed (pip's last lines are above). Check your internet "
+            "connection or proxy, then run this command again; nothing else was changed."
+        )
+    progress.show("  packages installed", keep=True)
+
+
+def _install_digest() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()
+
+
 def ensure_venv(extras: str) -> None:
-    """Create .venv and install the course (with ``extras``) unless it is already current."""
+    """Create .venv and install the course (with ``extras``) from the lock, unless current."""
     if not (3, 10) <= sys.version_info[:2] <= (3, 12):
         fail(
             f"this course needs Python 3.10, 3.11 or 3.12 (TensorFlow's range); you ran "
             f"{sys.version.split()[0]}. Run it with e.g. `python3.11 course.py ...`."
         )
-    if not PYTHON.exists():
-        print(f"Creating a virtual environment in {VENV} ...", flush=True)
+    if not LOCK.is_file():
+        fail(f"{LOCK.name} is missing: restore it with `git checkout {LOCK.name}`.")
+    stamp = VENV / f".installed-{extras or 'base'}"
+    if PYTHON.exists() and stamp.exists() and stamp.read_text() == _install_digest():
+        return
+    start = time.perf_counter()
+    if PYTHON.exists():
+        print(f"Updating .venv/ to {LOCK.name} and pyproject.toml ...", flush=True)
+    else:
+        print(
+            "Setting up the course in .venv/ (the first time takes a few minutes and downloads "
+            "about 750 MB, 2.5 GB on disk; later runs start at once).",
+            flush=True,
+        )
         try:
             venv.EnvBuilder(with_pip=True).create(VENV)
         except (subprocess.CalledProcessError, OSError) as err:
@@ -68,29 +193,33 @@ def ensure_venv(extras: str) -> None:
                 f"could not create the virtual environment ({err}). On Debian/Ubuntu install "
                 "the venv module first: `sudo apt install python3-venv`, then run this again."
             )
-    stamp = VENV / f".installed-{extras or 'base'}"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
-        return
+        print(f"  virtual environment created (Python {sys.version.split()[0]})", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=False, cwd=ROOT)
     target = f".[{extras}]" if extras else "."
-    print(
-        f"Installing the course and its dependencies ({target}); this takes a few minutes "
-        "the first time ...",
-        flush=True,
-    )
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
-    subprocess.run([*pip, "--quiet", "--upgrade", "pip"], check=False, cwd=ROOT)
-    if subprocess.run([*pip, "--quiet", "--editable", target], cwd=ROOT).returncode != 0:
-        fail(
-            "installing the course failed (see pip's message above). Check your internet "
-            "connection or proxy, then run this command again; nothing else was changed."
-        )
-    stamp.write_text(digest)
+    pip_install(["--constraint", LOCK.name, "--editable", target])
+    stamp.write_text(_install_digest())
+    print(f"Set up in {_minutes(time.perf_counter() - start)}.", flush=True)
 
 
-def run(cmd: list[str], env: dict[str, str] | None = None) -> int:
+def run(cmd: list[str], env: dict[str, str] | None = None, capture: bool = False):
+    """Run ``cmd`` in the repository; returns its exit code (and its output with ``capture``)."""
     print("$", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    if not capture:
+        return subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    lines = []
+    with _popen(cmd, env) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            lines.append(line)
+    return proc.returncode, "".join(lines)
+
+
+def test_env() -> dict[str, str]:
+    env = {**os.environ, **TEST_ENV}
+    env.pop("MPLBACKEND", None)  # kernels inherit it; plt.show() would then show nothing
+    return env
 
 
 def lab(args: argparse.Namespace) -> int:
@@ -102,35 +231,87 @@ def lab(args: argparse.Namespace) -> int:
         cmd.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # containers and Colab-like machines run as root
+    print(
+        "Opening JupyterLab at notebooks/00_start_here.ipynb (JupyterLab's own log follows; "
+        "with --no-browser, open the http://127.0.0.1 address it prints). "
+        "Stop it with Ctrl+C; `python3 course.py lab` opens it again.",
+        flush=True,
+    )
     return run(cmd)
 
 
 def test(args: argparse.Namespace) -> int:
     ensure_venv("test")
-    env = {**os.environ, **TEST_ENV}
-    env.pop("MPLBACKEND", None)  # kernels inherit it; plt.show() would then show nothing
+    print(
+        "Running every check CI runs: ruff, exercise freshness, unit tests, every notebook "
+        "(about 10 minutes on 2 cores).",
+        flush=True,
+    )
+    env = test_env()
     steps = [
         [str(BIN / "ruff"), "check", *LINTED],
         [str(BIN / "aigc-course"), "exercises", "build", "--check"],
-        [
-            str(BIN / "pytest"),
-            "tests",
-            "notebooks",
-            "solutions",
-            "--nbval",
-            "--nbval-current-env",
-            "--nbval-sanitize-with",
-            "tests/sanitize.cfg",
-            "-p",
-            "no:cacheprovider",
-            *args.pytest_args,
-        ],
+        [str(BIN / "pytest"), *PYTEST, *args.pytest_args],
     ]
     for step in steps:
         code = run(step, env)
         if code != 0:
             print(f"course.py test: step failed with exit code {code}: {' '.join(step)}")
             return code
+    print("course.py test: all checks passed.")
+    return 0
+
+
+_FAILURE_HEADER = re.compile(r"^_{3,} (.+?) _{3,}$", re.MULTILINE)
+
+
+def _notebook_failures(output: str) -> tuple[list[str], list[str]]:
+    """From pytest's report: notebooks whose stored outputs no longer match, and notebooks with a
+    cell that raised (a refresh cannot fix those: the code needs fixing)."""
+    changed, broken = set(), set()
+    parts = _FAILURE_HEADER.split(output)  # text, header, text, header, text, ...
+    for header, text in zip(parts[1::2], parts[2::2], strict=True):
+        notebook = header.split("::", 1)[0]
+        if notebook.endswith(".ipynb"):
+            failed = "Cell execution caused an exception" in text
+            (broken if failed else changed).add(notebook)
+    return sorted(changed - broken), sorted(broken)
+
+
+def lock(args: argparse.Namespace) -> int:
+    """Re-resolve the lock, install it, run the suite, refresh notebooks whose outputs changed."""
+    ensure_venv("test")
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", UV], check=True, cwd=ROOT)
+    before = LOCK.read_bytes()
+    compile_cmd = [str(BIN / "uv"), *LOCK_RESOLVE.split(), "--output-file", LOCK.name]
+    compile_cmd += ["--custom-compile-command", "python3 course.py lock"]
+    if args.upgrade:
+        compile_cmd.append("--upgrade")
+    if run(compile_cmd) != 0:
+        return 1
+    if LOCK.read_bytes() == before:
+        print(f"{LOCK.name} is unchanged: nothing to do.")
+        return 0
+    ensure_venv("test")  # the lock changed, so this installs its versions
+    code, output = run([str(BIN / "pytest"), *PYTEST], test_env(), capture=True)
+    changed, broken = _notebook_failures(output)
+    if broken:
+        print(f"These notebooks raise errors with the new {LOCK.name}: {', '.join(broken)}.")
+    elif changed:
+        print(f"Stored outputs changed in {len(changed)} notebook(s); refreshing them.")
+        if run([str(BIN / "aigc-course"), "refresh", *changed]) != 0:
+            return 1
+        code, output = run([str(BIN / "pytest"), *PYTEST], test_env(), capture=True)
+    if code != 0:
+        print(
+            f"course.py lock: the suite fails with the new {LOCK.name} (see above). Fix the "
+            f"code, or go back with `git checkout {LOCK.name}` and `python3 course.py test`."
+        )
+        return code
+    print(
+        f"course.py lock: {LOCK.name} updated and the suite passes. Review `git diff` (numbers "
+        "quoted in the prose of refreshed notebooks!) and commit the lock with the notebooks."
+    )
     return 0
 
 
@@ -143,6 +324,14 @@ def main() -> int:
     p_test = sub.add_parser("test", help="set up and run every check CI runs")
     p_test.add_argument("pytest_args", nargs="*", help="extra arguments for pytest (after --)")
     p_test.set_defaults(func=test)
+    p_lock = sub.add_parser(
+        "lock",
+        help=f"maintainers: re-resolve {LOCK.name}, run the suite, refresh changed notebooks",
+    )
+    p_lock.add_argument(
+        "--upgrade", action="store_true", help="move every package to its newest allowed version"
+    )
+    p_lock.set_defaults(func=lock)
     args = parser.parse_args()
     return args.func(args)
 

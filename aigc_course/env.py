@@ -1,4 +1,4 @@
-"""Environment set-up shared by every notebook: logs, seeds, determinism, plot style."""
+"""Environment set-up shared by every notebook: switches, logs, seeds, determinism, plot style."""
 
 from __future__ import annotations
 
@@ -10,9 +10,26 @@ import numpy as np
 _state: dict[str, object] = {"threads_pinned": False}
 
 
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def env_flag(name: str) -> bool:
+    """Whether the environment switch ``name`` is on: ``1``, ``true``, ``yes`` or ``on`` (any case).
+
+    The one parser of every ``AIGC_*`` switch, so ``AIGC_OFFLINE=true`` means the same to the
+    data loader, the environment report and everything else.
+    """
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
 def is_smoke() -> bool:
-    """True when ``AIGC_SMOKE=1``: CI's switch that makes every heavy knob tiny."""
-    return os.environ.get("AIGC_SMOKE", "0").strip().lower() in {"1", "true", "yes"}
+    """True when ``AIGC_SMOKE`` is on: CI's switch that makes every heavy knob tiny."""
+    return env_flag("AIGC_SMOKE")
+
+
+def is_offline() -> bool:
+    """True when ``AIGC_OFFLINE`` is on: never try the network."""
+    return env_flag("AIGC_OFFLINE")
 
 
 def knob(default, smoke):
@@ -101,7 +118,7 @@ def environment_report() -> dict[str, object]:
         "onednn": onednn_enabled(),
         "cpu_bf16": cpu_has_bf16(),
         "smoke": is_smoke(),
-        "offline": os.environ.get("AIGC_OFFLINE", "0") == "1",
+        "offline": is_offline(),
         "seed": _state.get("seed"),
         "deterministic": _state.get("deterministic", False),
     }

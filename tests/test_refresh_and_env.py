@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,8 @@ import pytest
 
 import aigc_course
 from aigc_course import notebooks
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _notebook(path: Path, *sources: str, tags: dict[int, list[str]] | None = None) -> Path:
@@ -22,14 +25,20 @@ def _notebook(path: Path, *sources: str, tags: dict[int, list[str]] | None = Non
     return path
 
 
-def test_refresh_executes_in_the_notebooks_folder_with_stable_metadata(tmp_path: Path) -> None:
+def test_refresh_executes_in_the_notebooks_folder_with_stable_metadata(
+    tmp_path: Path, monkeypatch
+) -> None:
     (tmp_path / "data.txt").write_text("here")
     path = _notebook(
         tmp_path / "nb.ipynb",
         "import os, sys\nprint('a'); sys.stdout.flush()\nprint('b')",
-        "print(open('data.txt').read(), os.environ['AIGC_OFFLINE'], os.environ.get('AIGC_SMOKE'))",
+        "print(open('data.txt').read(), os.environ['AIGC_OFFLINE'], os.environ.get('AIGC_SMOKE'))\n"
+        "print(os.environ['AIGC_DATA_SOURCE'], os.environ['CUDA_VISIBLE_DEVICES'])",
         tags={1: ["parameters"]},
     )
+    # a reader's own settings must not leak into stored outputs
+    monkeypatch.setenv("AIGC_DATA_SOURCE", "auto")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     notebooks.refresh_notebook(path, timeout=120)
     nb = nbformat.read(path, as_version=4)
     link, install, *ours = nb.cells  # the Colab cells come first (no title cell here)
@@ -37,10 +46,23 @@ def test_refresh_executes_in_the_notebooks_folder_with_stable_metadata(tmp_path:
     assert install.execution_count == 1 and install.outputs == []
     assert [c.execution_count for c in ours] == [2, 3]
     assert set(nb.metadata) == {"kernelspec", "language_info"}
+    # the kernel's whole report, as JupyterLab will write it when a student opens the notebook
+    assert {"name", "version", "mimetype", "codemirror_mode"} <= set(nb.metadata.language_info)
     assert ours[1].metadata == {"tags": ["parameters"]}
     first = ours[0].outputs
     assert len(first) == 1 and first[0].text == "a\nb\n", "consecutive prints are merged"
-    assert ours[1].outputs[0].text == "here 1 None\n"
+    assert ours[1].outputs[0].text == "here 1 None\nshipped -1\n"
+
+
+def test_the_test_command_runs_with_the_refresh_environment() -> None:
+    """Stored outputs come from refresh and are compared under course.py's TEST_ENV: the two
+    must agree on everything that changes outputs (TEST_ENV adds only the smoke switch and a
+    cache folder)."""
+    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    assert course.TEST_ENV.items() >= notebooks.REFRESH_ENV.items()
+    assert set(course.TEST_ENV) - set(notebooks.REFRESH_ENV) == {"AIGC_SMOKE", "AIGC_CACHE_DIR"}
 
 
 def test_a_failing_notebook_is_left_untouched(tmp_path: Path) -> None:
@@ -106,3 +128,63 @@ def test_frozen_progress_bars_are_replaced_by_a_note() -> None:
     out = notebooks.normalise(nb).cells[0].outputs
     assert out[0].data == {"text/plain": notebooks.PROGRESS_NOTE}
     assert out[1].data == {"text/plain": "interactive(children=(FloatSlider(value=0.5),))"}
+    assert nb.cells[0].metadata.tags == [notebooks.WIDGET_TAG]  # for the browser test
+
+
+def test_keras_live_progress_bars_keep_only_their_last_frame() -> None:
+    frame = "\r\x1b[1m{0}/300\x1b[0m \x1b[32m━━\x1b[0m \x1b[1m0s\x1b[0m 5ms/step - loss: {1}"
+    text = "Epoch 1/3\n" + "".join(frame.format(i, i / 10) + "\b" * 40 for i in (1, 2, 300))
+    text += "\nplain line\n"
+    nb = nbformat.v4.new_notebook()
+    stream = nbformat.v4.new_output("stream", name="stdout", text=text)
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[stream], execution_count=1)]
+    out = notebooks.normalise(nb).cells[0].outputs[0]
+    assert out.text == "Epoch 1/3\n300/300 ━━ 0s 5ms/step - loss: 30.0\nplain line\n"
+
+
+def test_only_cells_with_an_interactive_widget_are_tagged() -> None:
+    bar = nbformat.v4.new_output(
+        "display_data",
+        data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2},
+            "text/plain": "training:   0%|          | 0/2000 [00:00<?, ?it/s]",
+        },
+    )
+    text = nbformat.v4.new_output("stream", text="hello\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("x", outputs=[bar], execution_count=1),
+        nbformat.v4.new_code_cell("y", outputs=[text], execution_count=2),
+    ]
+    notebooks.normalise(nb)
+    assert [c.metadata.get("tags", []) for c in nb.cells] == [[], []]
+
+
+def test_refresh_stores_no_path_of_the_machine(tmp_path: Path) -> None:
+    """Tracebacks and prints name files by absolute path; the stored notebook must not."""
+    (tmp_path / "helper.py").write_text("def boom():\n    raise ValueError('from helper')\n")
+    path = _notebook(
+        tmp_path / "paths.ipynb",
+        "import os\nprint(os.getcwd(), os.path.expanduser('~/x'))",
+        "import helper\nhelper.boom()",
+        "import nbformat\nnbformat.reads('not json', as_version=4)",
+        tags={1: ["raises-exception"], 2: ["raises-exception"]},
+    )
+    notebooks.refresh_notebook(path, timeout=120)
+    text = path.read_text()
+    nb = nbformat.read(path, as_version=4)
+    printed, from_helper, from_package = (c.outputs for c in nb.cells[2:])
+    assert printed[0].text == ". ~/x\n"
+    assert any("./helper.py" in line for line in from_helper[0].traceback)
+    assert any(".../site-packages/nbformat/" in line for line in from_package[0].traceback)
+    for local in (str(tmp_path), str(Path.home()), str(Path(nbformat.__file__).parent)):
+        assert local not in text
+
+
+def test_local_paths_are_rewritten_whole_names_only() -> None:
+    rules = notebooks.local_paths("/srv/course/notebooks")
+    rewrite = notebooks.without_local_paths
+    assert rewrite("/srv/course/notebooks/runs/a", rules) == "./runs/a"
+    assert rewrite("/srv/course/aigc_course/x.py", rules) == "../aigc_course/x.py"
+    assert rewrite("/srv/courses/x and /x/srv/course", rules) == "/srv/courses/x and /x/srv/course"
+    assert rewrite("/opt/py/lib/site-packages/keras/a.py", rules) == ".../site-packages/keras/a.py"
