@@ -12,6 +12,12 @@ and always says, in one printed line, which one it used:
 4. ``"shipped"``: real images that come inside this package (MNIST: 9,000 train + 1,000 test
    digits; Fashion-MNIST: 2,000 + 1,000 images; see ``_data/PROVENANCE.md``).
 
+The environment variable ``AIGC_DATA_SOURCE`` pins what ``source="auto"`` means: unset or
+``auto``, the order above; a source name, that source alone. The tests and ``aigc-course
+refresh`` set ``AIGC_DATA_SOURCE=shipped``, so the outputs stored in the notebooks come from the
+data every installation has, whatever else a machine holds; a reader can set it too, to get
+exactly the stored numbers.
+
 Every file is checked before use: its sha256 must be one this module knows (the official
 releases and the files shipped with the package), or, for a re-compressed ``.gz`` or a
 home-made ``.npz``, its arrays must be byte-identical to the official ones (compared by the
@@ -39,9 +45,15 @@ from typing import Any
 
 import numpy as np
 
+from aigc_course.env import is_offline
+from aigc_course.errors import ConfigError, DataError, IntegrityError, NoSourceError
+from aigc_course.images import to_float, to_uint8
+from aigc_course.validate import positive_int
+
 DATASETS = ("mnist", "fashion_mnist")
 SPLITS = ("train", "test")
 SOURCES = ("dir", "keras_cache", "download", "shipped")  # the order "auto" tries them in
+SOURCE_ENV = "AIGC_DATA_SOURCE"  # pins "auto" to one source (tests and refresh: "shipped")
 #: What each label means, for captions and class histograms.
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
@@ -167,31 +179,28 @@ SHIPPED_FILES = {
 _cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
-class DataError(RuntimeError):
-    """A data set could not be loaded: a file is damaged, or no source is usable."""
-
-
-class IntegrityError(DataError):
-    """A file exists but is not one of the known, intact releases."""
-
-
-class NoSourceError(DataError):
-    """No source could provide the data set (offline, nothing on disk)."""
-
-
 def _check_args(name: str, split: str, source: str) -> str:
     name = name.replace("-", "_") if isinstance(name, str) else name
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if source not in ("auto", *SOURCES):
-        raise ValueError(f"unknown source {source!r}; choose one of auto, {', '.join(SOURCES)}")
+        raise ConfigError(f"unknown source {source!r}; choose one of auto, {', '.join(SOURCES)}")
     return name
 
 
-def _offline() -> bool:
-    return os.environ.get("AIGC_OFFLINE", "0").strip().lower() in {"1", "true", "yes"}
+def _auto_order() -> tuple[str, ...]:
+    """The sources ``source="auto"`` tries: all of them in order, or the one ``AIGC_DATA_SOURCE`` pins."""
+    pinned = os.environ.get(SOURCE_ENV, "").strip().lower() or "auto"
+    if pinned == "auto":
+        return SOURCES
+    if pinned not in SOURCES:
+        raise ConfigError(
+            f"{SOURCE_ENV}={pinned!r} is not a data source; set it to auto or one of "
+            f"{', '.join(SOURCES)}, or unset it"
+        )
+    return (pinned,)
 
 
 def _keras_datasets_dir() -> Path:
@@ -412,7 +421,7 @@ def _network_reachable(timeout: float = 3.0) -> bool:
 
 def _download(name: str, split: str):
     """Fetch through ``keras.utils.get_file`` into Keras' cache; None when offline."""
-    if _offline() or not _network_reachable():
+    if is_offline() or not _network_reachable():
         return None
     from aigc_course._tf import keras
 
@@ -472,6 +481,8 @@ def _no_source_error(name: str, split: str, tried: tuple[str, ...]) -> NoSourceE
     if name == "fashion_mnist":
         tips.append("or, on Debian or Ubuntu: sudo apt-get install dataset-fashion-mnist")
     tips.append("or reinstall the course package, which ships a real sample")
+    if os.environ.get(SOURCE_ENV, "").strip():
+        tips.append(f"or unset {SOURCE_ENV}, which limits the search to {', '.join(tried)}")
     return NoSourceError(
         f"{name}/{split}: no usable source (tried {', '.join(tried)}).\n  " + "\n  ".join(tips)
     )
@@ -483,13 +494,13 @@ def load_dataset(
     """Load ``(images, labels)``: uint8 ``(N, 28, 28)`` in 0..255 and uint8 ``(N,)`` in 0..9.
 
     ``name`` is ``"mnist"`` or ``"fashion_mnist"``; ``split`` is ``"train"`` or ``"test"``.
-    ``source="auto"`` tries ``dir``, ``keras_cache``, ``download``, ``shipped`` in that order;
-    naming one uses only that one. With ``verbose`` a one-line notice says where the data came
+    ``source="auto"`` tries ``dir``, ``keras_cache``, ``download``, ``shipped`` in that order
+    (only one of them when ``AIGC_DATA_SOURCE`` names it); naming one uses only that one. With ``verbose`` a one-line notice says where the data came
     from (deterministic: no machine paths, so notebooks can print it). The arrays are fresh
     copies: change them as you like.
     """
     name = _check_args(name, split, source)
-    order = SOURCES if source == "auto" else (source,)
+    order = _auto_order() if source == "auto" else (source,)
     for src in order:
         if src == "dir":
             result = _from_files(_dir_candidates(name), name, split)
@@ -502,7 +513,7 @@ def load_dataset(
         if result is not None:
             break
     else:
-        if source == "download" and _offline():
+        if source == "download" and is_offline():
             raise NoSourceError(f"{name}/{split}: AIGC_OFFLINE=1 forbids downloading; unset it")
         raise _no_source_error(name, split, order)
 
@@ -516,70 +527,43 @@ def load_dataset(
     return images.copy(), labels.copy()
 
 
+def _describe(src: str, name: str) -> tuple[bool, str]:
+    """(available, description) of one source for ``name``, without reading any data."""
+    if src in ("dir", "keras_cache"):
+        candidates = _dir_candidates(name) if src == "dir" else _keras_cache_candidates(name)
+        hits = [d for kind, p, d in candidates if _present(kind, p, "train")]
+        if hits:
+            return True, hits[0][len("from ") :]
+        if src == "dir" and not os.environ.get("AIGC_DATA_DIR", "").strip():
+            return False, "AIGC_DATA_DIR is not set"
+        return False, "no files found"
+    if src == "download":
+        offline = is_offline()
+        return not offline, "disabled by AIGC_OFFLINE=1" if offline else "will try Keras' mirror"
+    shipped = name in SHIPPED_FILES and (_DATA_DIR / SHIPPED_FILES[name][0]).is_file()
+    return shipped, "real sample inside the package" if shipped else "missing: reinstall"
+
+
 def describe_sources(name: str) -> list[dict[str, Any]]:
     """Which sources could serve ``name`` right now, without reading any data (for env checks).
 
     One dict per source, in the order ``"auto"`` tries them: ``name`` (the source), ``available``
     (bool) and ``description`` (short and machine-independent, so notebooks can print it).
+    Sources that ``AIGC_DATA_SOURCE`` rules out are reported as not used, without looking.
     """
     name = _check_args(name, "train", "auto")
+    order = _auto_order()
     rows = []
-    for src, candidates in (
-        ("dir", _dir_candidates(name)),
-        ("keras_cache", _keras_cache_candidates(name)),
-    ):
-        hits = [d for kind, p, d in candidates if _present(kind, p, "train")]
-        if hits:
-            text = hits[0][len("from ") :]
-        elif src == "dir" and not os.environ.get("AIGC_DATA_DIR", "").strip():
-            text = "AIGC_DATA_DIR is not set"
+    for src in SOURCES:
+        if src in order:
+            available, text = _describe(src, name)
         else:
-            text = "no files found"
-        rows.append({"name": src, "available": bool(hits), "description": text})
-    offline = _offline()
-    rows.append(
-        {
-            "name": "download",
-            "available": not offline,
-            "description": "disabled by AIGC_OFFLINE=1" if offline else "will try Keras' mirror",
-        }
-    )
-    shipped = name in SHIPPED_FILES and (_DATA_DIR / SHIPPED_FILES[name][0]).is_file()
-    rows.append(
-        {
-            "name": "shipped",
-            "available": shipped,
-            "description": "real sample inside the package" if shipped else "missing: reinstall",
-        }
-    )
+            available, text = False, f"not used ({SOURCE_ENV}={order[0]})"
+        rows.append({"name": src, "available": available, "description": text})
     return rows
 
 
 # ----------------------------------------------------------------------------- for training
-
-
-def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 ``(N, 28, 28)`` in 0..255 → float32 ``(N, 28, 28, 1)`` in [-1, 1] (a tanh's range)."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise ValueError(f"to_float expects uint8 images in 0..255, got {images.dtype}")
-    if images.ndim != 3:
-        hint = " (drop the channel axis: images[..., 0])" if images.ndim == 4 else ""
-        raise ValueError(f"to_float expects shape (N, 28, 28), got {images.shape}{hint}")
-    return (images.astype(np.float32) / 127.5 - 1.0)[..., None]
-
-
-def to_uint8(x: Any) -> np.ndarray:
-    """Inverse of :func:`to_float`: [-1, 1] → uint8 0..255 (clipped, rounded), channel dropped."""
-    x = np.asarray(x, dtype=np.float32)
-    if not np.isfinite(x).all():
-        raise ValueError(
-            "to_uint8 got NaN or infinite values: the model producing them has diverged "
-            "(check its losses, lower the learning rate, or restart from a checkpoint)"
-        )
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def make_dataset(
@@ -604,10 +588,7 @@ def make_dataset(
             f"make_dataset expects uint8 images (N, 28, 28) as load_dataset returns them, "
             f"got {images.dtype} {images.shape}"
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer):
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    batch_size = positive_int("batch_size", batch_size)
     if drop_remainder and batch_size > len(images):
         raise ValueError(
             f"batch_size={batch_size} is larger than the {len(images)} images, so "
@@ -635,6 +616,7 @@ __all__ = [
     "DATASETS",
     "SPLITS",
     "SOURCES",
+    "SOURCE_ENV",
     "DataError",
     "IntegrityError",
     "NoSourceError",

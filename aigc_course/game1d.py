@@ -211,6 +211,65 @@ def js_divergence(p: np.ndarray, q: np.ndarray, x: np.ndarray) -> float:
     return 0.5 * kl_divergence(p, m, x) + 0.5 * kl_divergence(q, m, x)
 
 
+def kl_minus_two_jsd(p_data: np.ndarray, p_g: np.ndarray, x: np.ndarray) -> float:
+    """KL(p_g || p_data) - 2 JSD(p_data || p_g), in nats.
+
+    With the discriminator at its optimum D*, the non-saturating generator loss -E[log D(G(z))]
+    descends this divergence, not the JSD that the minimax game is about (Arjovsky & Bottou, 2017).
+    It is zero only when p_g = p_data, like the JSD, but it is lopsided: KL(p_g || p_data) is huge
+    when the generator puts mass where the data has none and mild when it misses part of the data.
+    """
+    return kl_divergence(p_g, p_data, x) - 2.0 * js_divergence(p_data, p_g, x)
+
+
+GRADIENT_ROWS = (
+    "non-saturating loss, D = D* fixed",
+    "KL(p_g || p_data) - 2 JSD",
+    "minimax loss, D = D* fixed",
+    "2 JSD",
+)
+
+
+def generator_gradients(
+    data: Distribution, generator: Normal, h: float = 1e-4, n: int = 8001
+) -> dict[str, tuple[float, float]]:
+    """Gradients with respect to a Gaussian generator's ``(mu, sigma)``, by central differences.
+
+    Two generator losses are differentiated with the discriminator frozen at D* for the current
+    generator, as a gradient step of the generator does: the non-saturating
+    ``E_{x~p_g}[-log D*(x)]`` and the minimax ``E_{x~p_g}[log(1 - D*(x))]``. Beside them, the
+    gradients of the two divergences the theory says they follow: ``KL(p_g || p_data) - 2 JSD``
+    and ``2 JSD``. Returns ``{row name: (d/dmu, d/dsigma)}`` with the names of
+    :data:`GRADIENT_ROWS`.
+    """
+    if not isinstance(generator, Normal):
+        raise TypeError(f"generator must be a Normal(mu, sigma), got {type(generator).__name__}")
+    h = _finite("h", h)
+    if not 0 < h < generator.sigma / 10:
+        raise ValueError(f"h must be a small positive step (below sigma / 10), got {h}")
+    x = grid(data, generator, n=n)
+    p_data = data.pdf(x)
+    logits = optimal_logits(p_data, generator.pdf(x))  # D* of the current generator, frozen
+    minus_log_d, log_1md = np.logaddexp(0.0, -logits), -np.logaddexp(0.0, logits)
+
+    def shifted(d_mu: float, d_sigma: float) -> np.ndarray:
+        return Normal(generator.mu + d_mu, generator.sigma + d_sigma).pdf(x)
+
+    functionals = {
+        GRADIENT_ROWS[0]: lambda q: integrate(_times(q, minus_log_d), x),
+        GRADIENT_ROWS[1]: lambda q: kl_minus_two_jsd(p_data, q, x),
+        GRADIENT_ROWS[2]: lambda q: integrate(_times(q, log_1md), x),
+        GRADIENT_ROWS[3]: lambda q: 2.0 * js_divergence(p_data, q, x),
+    }
+    return {
+        name: tuple(
+            (f(shifted(*step)) - f(shifted(*(-s for s in step)))) / (2.0 * h)
+            for step in ((h, 0.0), (0.0, h))
+        )
+        for name, f in functionals.items()
+    }
+
+
 @dataclass(frozen=True)
 class GameState:
     """Everything about one (p_data, p_g) pair, computed on a grid."""
@@ -299,7 +358,7 @@ def _draw(ax_d, ax_v, data, generator, mus) -> GameState:
     ax_v.set_ylim(-LOG4 - 0.1, math.log(2) + 0.1)
     ax_v.set_ylabel("nats")
     ax_v.set_title("C(G) = -log 4 + 2 JSD")
-    ax_v.legend(loc="center right", fontsize=9)
+    ax_v.legend(loc="lower right", fontsize=9)  # clear of both curves for any generator
     return state
 
 

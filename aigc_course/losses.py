@@ -8,16 +8,18 @@ and finite for every logit. The naive forms are not: in float32 ``sigmoid(17)`` 
 image makes the batch loss infinite and its gradient NaN. Every function returns a float32 scalar
 (the batch mean), even when the model ran in float16.
 
-``LOSSES`` maps a name to a ``(discriminator_loss, generator_loss)`` pair; :func:`get_losses`
-looks one up. For ``"wgan_gp"`` the trainer must add :func:`gradient_penalty` to the critic loss.
+``LOSSES`` maps a name to a :class:`LossPair`: a discriminator loss, its generator loss and,
+where the loss needs one, a regulariser of the discriminator (WGAN-GP's :func:`gradient_penalty`);
+:func:`get_losses` looks one up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import NamedTuple
+import dataclasses
+from collections.abc import Callable, Iterator
 
 from aigc_course._tf import keras, tf
+from aigc_course.validate import one_of
 
 
 def _f32(logits) -> tf.Tensor:
@@ -144,24 +146,32 @@ def hinge_generator_loss(fake_logits) -> tf.Tensor:
     return -tf.reduce_mean(_f32(fake_logits))
 
 
-class LossPair(NamedTuple):
-    """A discriminator loss and its matching generator loss; unpacks as ``d_loss, g_loss``."""
+@dataclasses.dataclass(frozen=True)
+class LossPair:
+    """A discriminator loss, its matching generator loss, and the discriminator's regulariser.
+
+    ``regularizer``, when a loss needs one, is added to the discriminator's loss as
+    ``regularizer(discriminator, real, fake, weight)`` (WGAN-GP's gradient penalty); the trainer
+    asks the pair, not the loss's name. Unpacks as ``d_loss, g_loss``.
+    """
 
     discriminator: Callable[..., tf.Tensor]
     generator: Callable[..., tf.Tensor]
+    regularizer: Callable[..., tf.Tensor] | None = None
+
+    def __iter__(self) -> Iterator[Callable[..., tf.Tensor]]:
+        return iter((self.discriminator, self.generator))
 
 
 LOSSES: dict[str, LossPair] = {
     "non_saturating": LossPair(discriminator_loss, generator_loss),
     "minimax": LossPair(discriminator_loss, generator_loss_saturating),
     "lsgan": LossPair(lsgan_discriminator_loss, lsgan_generator_loss),
-    "wgan_gp": LossPair(wasserstein_critic_loss, wasserstein_generator_loss),
+    "wgan_gp": LossPair(wasserstein_critic_loss, wasserstein_generator_loss, gradient_penalty),
     "hinge": LossPair(hinge_discriminator_loss, hinge_generator_loss),
 }
 
 
 def get_losses(name: str) -> LossPair:
-    """The ``(discriminator_loss, generator_loss)`` pair called ``name`` (see ``LOSSES``)."""
-    if not isinstance(name, str) or name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(sorted(LOSSES))}")
-    return LOSSES[name]
+    """The :class:`LossPair` called ``name`` (see ``LOSSES``)."""
+    return LOSSES[one_of("loss", name, sorted(LOSSES))]

@@ -2,9 +2,11 @@
 
 The Inception network behind the usual FID and Inception Score was trained on photographs and
 needs the internet to download; for 28x28 digits and clothes we use a small CNN trained on the
-same dataset instead (a *domain classifier*). Its penultimate layer gives the features for the
-Fréchet distance, its softmax the class probabilities for the classifier score. Numbers from
-this classifier are comparable with each other, not with FID values published for ImageNet.
+same dataset instead (a *domain classifier*, :mod:`aigc_course.classifier`, whose
+:func:`get_classifier` and :func:`features` are also importable from here). Its penultimate
+layer gives the features for the Fréchet distance, its softmax the class probabilities for the
+classifier score. Numbers from this classifier are comparable with each other, not with FID
+values published for ImageNet.
 
 A score on its own says little, so :func:`evaluate_generator` always reports the same metric for
 two sets of *real* images (the floor a perfect generator would reach at that sample size).
@@ -18,240 +20,30 @@ balanced, not how good or varied the samples are; the metrics here do.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import time
 import warnings
-import weakref
-from pathlib import Path
 
 import numpy as np
 
-from aigc_course.atomic import atomic_path
-from aigc_course.env import is_smoke
-from aigc_course.plotting import _generate, _latent_dim
-
-CACHE_VERSION = 1  # bump when the classifier's architecture or training recipe changes
-FEATURE_LAYER = "features"
-_SEED = 1234
-_BATCH = 500
-_memo: dict[tuple[str, bool], object] = {}  # (dataset, smoke) -> classifier, per process
-_feature_models: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # classifier -> model
-
-
-def _cache_dir() -> Path:
-    env = os.environ.get("AIGC_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "aigc_course"
-
-
-def _with_channel(images, what: str) -> np.ndarray:
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[1:] != (28, 28, 1):
-        raise ValueError(
-            f"{what} must have shape (N, 28, 28) or (N, 28, 28, 1), got {x.shape}; "
-            "pass a batch of images, e.g. images[None] for a single one"
-        )
-    return x
-
-
-def _as_model_input(images, what: str = "images") -> np.ndarray:
-    """uint8 (N,28,28[,1]) or float in [-1,1] -> float32 (N,28,28,1) in [-1,1]."""
-    x = _with_channel(images, what)
-    if x.dtype == np.uint8:
-        return x.astype(np.float32) / 127.5 - 1.0
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(
-            f"{what} must be uint8 (0..255) or float in [-1, 1], got dtype {x.dtype}; "
-            "convert with .astype(np.uint8)"
-        )
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{what} contain NaN or infinite values: has the generator diverged?")
-    if x.size and (x.min() < -1.001 or x.max() > 1.001):
-        raise ValueError(
-            f"float {what} must lie in [-1, 1] (a tanh generator's range), got values in "
-            f"[{x.min():.3g}, {x.max():.3g}]; rescale 0..1 data with x * 2 - 1"
-        )
-    if len(x) >= 4 and x.min() >= 0 and x.max() > 0:  # a whole batch without a dark pixel
-        warnings.warn(
-            "float images have no negative values: they look like 0..1 data, but float "
-            "images are read as [-1, 1] (a tanh generator's range); pass x * 2 - 1",
-            stacklevel=3,
-        )
-    return np.clip(x, -1.0, 1.0).astype(np.float32)
+from aigc_course.classifier import (
+    _as_model_input,
+    _check_shape,
+    _features_and_probs,
+    features,
+    get_classifier,
+)
+from aigc_course.errors import ConfigError
+from aigc_course.inference import latent_dim_of, latent_noise, run_batched
+from aigc_course.validate import integer
 
 
 def _as_unit_flat(images, what: str = "images") -> np.ndarray:
-    """Same inputs as above -> float32 (N, 784) in [0, 1] (pixel space for distances)."""
-    x = _with_channel(images, what)
+    """uint8 or [-1, 1] images (N, 28, 28[, 1]) -> float32 (N, 784) in [0, 1], the pixel space
+    of the nearest-neighbour distances."""
+    x = np.asarray(images)
     if x.dtype == np.uint8:  # exact, and skips the [-1, 1] detour
+        _check_shape(x.shape, what)
         return x.reshape(len(x), -1).astype(np.float32) / 255.0
     return ((_as_model_input(x, what) + 1.0) / 2.0).reshape(len(x), -1)
-
-
-# --------------------------------------------------------------------------- the classifier
-
-
-def _build_classifier(smoke: bool):
-    from aigc_course._tf import keras
-
-    L = keras.layers
-    c1, c2, dense = (8, 16, 32) if smoke else (16, 32, 128)
-
-    def init(i: int):
-        return keras.initializers.GlorotUniform(seed=_SEED + i)
-
-    inputs = keras.Input((28, 28, 1), name="image")
-    x = L.Conv2D(c1, 3, padding="same", activation="relu", kernel_initializer=init(0))(inputs)
-    x = L.MaxPooling2D()(x)
-    x = L.Conv2D(c2, 3, padding="same", activation="relu", kernel_initializer=init(1))(x)
-    x = L.MaxPooling2D()(x)
-    x = L.Flatten()(x)
-    x = L.Dense(dense, activation="relu", kernel_initializer=init(2), name=FEATURE_LAYER)(x)
-    x = L.Dropout(0.3, seed=_SEED)(x)
-    outputs = L.Dense(10, activation="softmax", kernel_initializer=init(3), name="probs")(x)
-    return keras.Model(inputs, outputs, name="domain_classifier")
-
-
-def _train_classifier(images, labels, smoke: bool, verbose: bool):
-    """Fit with a fixed seed; the batch order comes from NumPy, so no global RNG is touched."""
-    from aigc_course._tf import keras, tf
-
-    epochs, batch = (2, 32) if smoke else (3, 128)
-    model = _build_classifier(smoke)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    rng = np.random.default_rng(_SEED)
-    steps = len(images) // batch
-    order = np.concatenate([rng.permutation(len(images))[: steps * batch] for _ in range(epochs)])
-    pixels, targets = tf.constant(images), tf.constant(labels.astype(np.int32))
-
-    def lookup(idx):
-        x = tf.cast(tf.gather(pixels, idx), tf.float32) / 127.5 - 1.0
-        return x[..., None], tf.gather(targets, idx)
-
-    ds = tf.data.Dataset.from_tensor_slices(order).batch(batch).map(lookup).prefetch(2)
-    model.fit(ds, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=1 if verbose else 0)
-    return model
-
-
-def _fingerprint(images: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(images).data, digest_size=4).hexdigest()
-
-
-def _accuracy(model, images, labels) -> float:
-    probs = _features_and_probs(images, "", model, "test images")[1]
-    return float(np.mean(probs.argmax(axis=1) == labels))
-
-
-def get_classifier(dataset: str = "mnist", verbose: bool = True):
-    """The evaluation classifier for ``dataset``: trained once (about a minute), then cached.
-
-    The cache file lives in ``AIGC_CACHE_DIR`` (default ``~/.cache/aigc_course``); its name
-    holds the dataset, the training data's size and fingerprint, the smoke flag and a
-    version, so a different data source or recipe never reuses a stale model. Under
-    ``AIGC_SMOKE=1`` a tiny model is trained on 2,000 images for two epochs instead.
-    Prints one line with the test accuracy (``verbose=False`` silences it).
-    """
-    from aigc_course._tf import keras
-    from aigc_course.data import load_dataset
-
-    smoke = is_smoke()
-    if (dataset, smoke) in _memo:
-        return _memo[(dataset, smoke)]
-    train_x, train_y = load_dataset(dataset, split="train", verbose=False)
-    test_x, test_y = load_dataset(dataset, split="test", verbose=False)
-    if smoke:
-        train_x, train_y, test_x, test_y = (
-            train_x[:2000],
-            train_y[:2000],
-            test_x[:1000],
-            test_y[:1000],
-        )
-    tag = "smoke" if smoke else "full"
-    name = f"classifier-{dataset}-{tag}-n{len(train_x)}-{_fingerprint(train_x)}-v{CACHE_VERSION}"
-    model_path = _cache_dir() / f"{name}.keras"
-    meta_path = _cache_dir() / f"{name}.json"
-
-    model, how = None, ""
-    if model_path.exists() and meta_path.exists():
-        try:
-            model = keras.models.load_model(model_path, compile=False)
-            acc = json.loads(meta_path.read_text())["test_accuracy"]
-            how = "loaded from the cache"
-        except Exception as err:  # any unreadable cache entry (corrupt, older Keras): retrain
-            warnings.warn(
-                f"could not load cached classifier {model_path} ({err}); retraining", stacklevel=2
-            )
-            model = None
-    if model is None:
-        if verbose:
-            print(f"Training the {dataset} evaluation classifier once (cached afterwards) ...")
-        start = time.perf_counter()
-        model = _train_classifier(train_x, train_y, smoke, verbose)
-        acc = _accuracy(model, test_x, test_y)
-        seconds = time.perf_counter() - start
-        model_path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "dataset": dataset,
-            "test_accuracy": acc,
-            "train_size": len(train_x),
-            "smoke": smoke,
-            "seconds": round(seconds, 1),
-            "version": CACHE_VERSION,
-        }
-        # the metadata goes first: a model file on disk always has its metadata beside it
-        with atomic_path(meta_path) as tmp:
-            tmp.write_text(json.dumps(meta, indent=1))
-        with atomic_path(model_path) as tmp:
-            model.save(tmp)
-        how = f"trained in {seconds:.0f} s"
-    if verbose:
-        print(f"{dataset} classifier: test accuracy {acc:.1%} ({how})")
-    _memo[(dataset, smoke)] = model
-    return model
-
-
-# --------------------------------------------------------------------------- features, scores
-
-
-def _feature_model(classifier):
-    from aigc_course._tf import keras
-
-    if classifier not in _feature_models:
-        try:
-            layer = classifier.get_layer(FEATURE_LAYER)
-        except ValueError:
-            raise ValueError(
-                f"the classifier has no layer named {FEATURE_LAYER!r}: build it with "
-                "get_classifier() or name its penultimate layer so"
-            ) from None
-        outputs = [layer.output, classifier.outputs[0]]
-        _feature_models[classifier] = keras.Model(classifier.inputs[0], outputs)
-    return _feature_models[classifier]
-
-
-def _features_and_probs(images, dataset: str, classifier, what: str):
-    model = _feature_model(classifier if classifier is not None else get_classifier(dataset))
-    x = _as_model_input(images, what)
-    if len(x) == 0:
-        raise ValueError(f"{what} is empty: pass at least one image")
-    feats, probs = [], []
-    for i in range(0, len(x), _BATCH):
-        f, p = model(x[i : i + _BATCH], training=False)
-        feats.append(np.asarray(f))
-        probs.append(np.asarray(p))
-    return np.concatenate(feats).astype(np.float64), np.concatenate(probs).astype(np.float64)
-
-
-def features(images, dataset: str = "mnist", *, classifier=None) -> np.ndarray:
-    """The classifier's penultimate-layer activations, float64 (N, D): FID's feature space."""
-    return _features_and_probs(images, dataset, classifier, "images")[0]
 
 
 def gaussian_frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -381,6 +173,79 @@ def nearest_neighbour_distance(generated, train) -> float:
 # --------------------------------------------------------------------------- everything at once
 
 
+def split_real(images: np.ndarray, n: int, seed: int | np.random.Generator = 0):
+    """Two disjoint random sets of ``n`` of the uint8 ``images`` (each in data-set order).
+
+    FID is biased by the sample size, so a score means little alone: compare it with the
+    *floor*, the FID between these two real sets, what a perfect generator would score.
+    """
+    images = np.asarray(images)
+    n = integer("n", n, minimum=2)  # two images at least, to estimate a covariance
+    if images.dtype != np.uint8 or images.ndim != 3 or len(images) < 2 * n:
+        raise ConfigError(
+            f"real images must be uint8 (N, 28, 28) with N >= 2 * n = {2 * n}, got "
+            f"{images.dtype} {images.shape}; pass more images or a smaller n"
+        )
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    picks = rng.permutation(len(images))[: 2 * n]
+    return images[np.sort(picks[:n])], images[np.sort(picks[n:])]
+
+
+def _real_sets(dataset: str, n: int, rng: np.random.Generator):
+    """(train, set A, set B, held-out test images, n), ``n`` shrunk if the data set is small."""
+    from aigc_course.data import load_dataset
+
+    train, _ = load_dataset(dataset, split="train", verbose=False)
+    test, _ = load_dataset(dataset, split="test", verbose=False)
+    if 2 * n > len(train):
+        warnings.warn(
+            f"{dataset} has {len(train)} training images, too few for two disjoint sets of "
+            f"{n}: using n={len(train) // 2}",
+            stacklevel=3,
+        )
+        n = len(train) // 2
+    set_a, set_b = split_real(train, n, rng)
+    held_out = test[np.sort(rng.permutation(len(test))[:n])]
+    return train, set_a, set_b, held_out, n
+
+
+def _scores(generated, dataset, real_sets, classifier, bar) -> dict[str, float]:
+    train, set_a, set_b, held_out, n = real_sets
+    f_gen, p_gen = _features_and_probs(generated, dataset, classifier, "generated images")
+    f_a, _ = _features_and_probs(set_a, dataset, classifier, "training images")
+    f_b, p_b = _features_and_probs(set_b, dataset, classifier, "training images")
+    bar.update()
+    nn_generated = nearest_neighbour_distance(generated, train)
+    bar.update()
+    nn_real = nearest_neighbour_distance(held_out, train)
+    bar.update()
+    return {
+        "n": n,
+        "fid": frechet_distance(f_gen, f_a),
+        "fid_floor": frechet_distance(f_b, f_a),
+        "classifier_score": classifier_score_from_probs(p_gen),
+        "classifier_score_real": classifier_score_from_probs(p_b),
+        "nn_distance": nn_generated,
+        "nn_distance_real": nn_real,
+    }
+
+
+def evaluate_images(
+    generated, dataset: str = "mnist", seed: int = 0, *, classifier=None, verbose: bool = True
+) -> dict[str, float]:
+    """Score generated images (uint8 or [-1, 1]) against ``dataset``, each score beside the
+    value real data gets: the same dict as :func:`evaluate_generator`, with ``n`` the number of
+    generated images. Any image family's evaluation (diffusion, VAE, ...) ends here."""
+    from tqdm.auto import tqdm
+
+    n = len(np.asarray(generated))
+    classifier = classifier if classifier is not None else get_classifier(dataset, verbose=verbose)
+    real_sets = _real_sets(dataset, n, np.random.default_rng(seed))
+    generated = np.asarray(generated)[: real_sets[-1]]
+    with tqdm(total=3, desc=f"evaluating on {dataset}", disable=not verbose, leave=False) as bar:
+        return _scores(generated, dataset, real_sets, classifier, bar)
+
+
 def evaluate_generator(
     generator,
     dataset: str = "mnist",
@@ -394,7 +259,7 @@ def evaluate_generator(
     """Score ``generator`` against ``dataset`` and report each score next to real data's.
 
     Draws ``n`` latent vectors with ``seed`` and two disjoint random sets of ``n`` training
-    images, A and B. Returns a dict with
+    images, A and B (:func:`split_real`). Returns a dict with
 
     * ``fid``: generated vs A; ``fid_floor``: B vs A, what a perfect generator would get
       with this many images (FID shrinks as ``n`` grows, so only compare equal ``n``);
@@ -408,47 +273,16 @@ def evaluate_generator(
     """
     from tqdm.auto import tqdm
 
-    from aigc_course.data import load_dataset
-
-    if not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    latent_dim = _latent_dim(generator, latent_dim)
-    train, _ = load_dataset(dataset, split="train", verbose=False)
-    test, _ = load_dataset(dataset, split="test", verbose=False)
-    if 2 * n > len(train):
-        warnings.warn(
-            f"{dataset} has {len(train)} training images, too few for two disjoint sets of "
-            f"{n}: using n={len(train) // 2}",
-            stacklevel=2,
-        )
-        n = len(train) // 2
+    n = integer("n", n, minimum=2)
+    latent_dim = latent_dim_of(generator, latent_dim)
     classifier = classifier if classifier is not None else get_classifier(dataset, verbose=verbose)
     rng = np.random.default_rng(seed)
-    picks = rng.permutation(len(train))[: 2 * n]
-    set_a, set_b = train[np.sort(picks[:n])], train[np.sort(picks[n:])]
-    held_out = test[np.sort(rng.permutation(len(test))[:n])]
-    z = rng.standard_normal((n, latent_dim)).astype(np.float32)
+    real_sets = _real_sets(dataset, n, rng)
+    z = latent_noise(real_sets[-1], latent_dim, rng)
     with tqdm(total=4, desc=f"evaluating on {dataset}", disable=not verbose, leave=False) as bar:
-        generated = [_generate(generator, z[i : i + _BATCH]) for i in range(0, n, _BATCH)]
-        generated = np.concatenate(generated)
+        generated = run_batched(generator, z)
         bar.update()
-        f_gen, p_gen = _features_and_probs(generated, dataset, classifier, "generator output")
-        f_a, _ = _features_and_probs(set_a, dataset, classifier, "training images")
-        f_b, p_b = _features_and_probs(set_b, dataset, classifier, "training images")
-        bar.update()
-        nn_generated = nearest_neighbour_distance(generated, train)
-        bar.update()
-        nn_real = nearest_neighbour_distance(held_out, train)
-        bar.update()
-    return {
-        "n": n,
-        "fid": frechet_distance(f_gen, f_a),
-        "fid_floor": frechet_distance(f_b, f_a),
-        "classifier_score": classifier_score_from_probs(p_gen),
-        "classifier_score_real": classifier_score_from_probs(p_b),
-        "nn_distance": nn_generated,
-        "nn_distance_real": nn_real,
-    }
+        return _scores(generated, dataset, real_sets, classifier, bar)
 
 
 def format_scores(scores: dict[str, float]) -> str:
@@ -464,3 +298,20 @@ def format_scores(scores: dict[str, float]) -> str:
         f" · nearest-neighbour distance {scores['nn_distance']:.2f} "
         f"(real {scores['nn_distance_real']:.2f})"
     )
+
+
+__all__ = [
+    "get_classifier",
+    "features",
+    "gaussian_frechet_distance",
+    "frechet_distance",
+    "fid",
+    "classifier_score_from_probs",
+    "classifier_score",
+    "nearest_neighbours",
+    "nearest_neighbour_distance",
+    "split_real",
+    "evaluate_images",
+    "evaluate_generator",
+    "format_scores",
+]

@@ -25,18 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from aigc_course._tf import keras, tf
+from aigc_course.validate import integer, number_in, positive_int
 
 layers = keras.layers
 
 IMAGE_SHAPE = (28, 28, 1)
 _LEAK = 0.2  # LeakyReLU slope used by DCGAN (Radford et al., 2016)
-
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    """Return ``value`` as an int, or raise a ValueError that says what a valid value is."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="aigc_course")
@@ -104,8 +98,8 @@ def build_generator(latent_dim: int = 100, width: int = 64, name: str = "generat
     have no bias because batch normalisation would cancel it. Kernels are 4x4 (a multiple of the
     stride) to avoid checkerboard artefacts. ``tanh`` matches data scaled to [-1, 1].
     """
-    latent_dim = _positive_int("latent_dim", latent_dim)
-    width = _positive_int("width", width)
+    latent_dim = positive_int("latent_dim", latent_dim)
+    width = positive_int("width", width)
     z = keras.Input(shape=(latent_dim,), name="z")
     x = layers.Dense(7 * 7 * 2 * width, use_bias=False, name="project")(z)
     x = FusedBatchNormalization(name="project_bn")(x)
@@ -130,9 +124,8 @@ def build_discriminator(
     ``dropout`` (the TensorFlow tutorial's 0.3 by default) slows the discriminator down; ``0``
     leaves the dropout layers out, which suits short runs.
     """
-    width = _positive_int("width", width)
-    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    width = positive_int("width", width)
+    number_in("dropout", dropout, 0, 1)
     images = keras.Input(shape=IMAGE_SHAPE, name="images")
     x = layers.Conv2D(width, 4, strides=2, padding="same", name="down_14")(images)
     x = layers.LeakyReLU(_LEAK, name="down_14_act")(x)
@@ -161,8 +154,8 @@ class Generator(keras.Model):
 
     def __init__(self, latent_dim: int = 100, num_filters: int = 64, **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim = _positive_int("latent_dim", latent_dim)
-        self.num_filters = _positive_int("num_filters", num_filters, minimum=2)
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.num_filters = integer("num_filters", num_filters, minimum=2)
         nf = self.num_filters
         self.dense = layers.Dense(7 * 7 * nf, use_bias=False)
         self.dense_bn = layers.BatchNormalization()
@@ -221,7 +214,7 @@ class Discriminator(keras.Model):
 
     def __init__(self, num_filters: int = 64, **kwargs):
         super().__init__(**kwargs)
-        self.num_filters = _positive_int("num_filters", num_filters)
+        self.num_filters = positive_int("num_filters", num_filters)
         nf = self.num_filters
         self.conv1 = layers.Conv2D(nf, 3, strides=2, padding="same")
         self.conv2 = layers.Conv2D(nf * 2, 3, strides=2, padding="same")

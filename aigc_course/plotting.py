@@ -10,9 +10,9 @@ once as the cell's value.
 from __future__ import annotations
 
 import csv
+import io
+import math
 import re
-import sys
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -20,35 +20,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from aigc_course.images import to_uint8
+from aigc_course.inference import run_batched
+
+#: Saved grids are enlarged with crisp pixels: 28-pixel digits are too small to judge on a laptop
+#: screen, and a browser's own scaling would blur them.
+PNG_SCALE = 3
+
 
 def _to_uint8_images(images) -> np.ndarray:
     """(N,H,W), (N,H,W,1|3) or one (H,W) image, uint8 or float in [-1,1] -> uint8 (N,H,W[,3])."""
     x = np.asarray(images)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] != 3) or len(x) == 0:
+    x = x[None] if x.ndim == 2 else x
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3)) or len(x) == 0:
         raise ValueError(
             f"expected images shaped (N, H, W), (N, H, W, 1) or (N, H, W, 3) with N >= 1, "
             f"got {x.shape}"
         )
-    if x.dtype == np.uint8:
-        return x
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"images must be uint8 or float in [-1, 1], got dtype {x.dtype}")
-    if x.min() < -1.001 or x.max() > 1.001:
-        raise ValueError(
-            f"float images must lie in [-1, 1], got [{x.min():.3g}, {x.max():.3g}]; "
-            "rescale 0..1 data with x * 2 - 1"
-        )
-    if len(x) >= 4 and x.min() >= 0 and x.max() > 0:  # a whole batch without a dark pixel
-        warnings.warn(
-            "float images have no negative values: they look like 0..1 data, but float "
-            "images are read as [-1, 1] (a tanh generator's range); pass x * 2 - 1",
-            stacklevel=3,
-        )
-    return np.round((np.clip(x, -1, 1) + 1) * 127.5).astype(np.uint8)
+    return to_uint8(x)
 
 
 def image_grid(images, ncols: int = 8, pad: int = 1, pad_value: int = 128) -> np.ndarray:
@@ -71,6 +60,21 @@ def image_grid(images, ncols: int = 8, pad: int = 1, pad_value: int = 128) -> np
         top, left = pad + r * (h + pad), pad + c * (w + pad)
         grid[top : top + h, left : left + w] = img
     return grid
+
+
+def save_image_grid(images, path: str | Path) -> Path:
+    """Write ``images`` (uint8 or [-1, 1]) as one square-ish PNG grid, enlarged ``PNG_SCALE``
+    times, atomically; returns the path."""
+    from PIL import Image
+
+    from aigc_course.atomic import atomic_write
+
+    x = _to_uint8_images(images)
+    grid = Image.fromarray(image_grid(x, ncols=math.ceil(math.sqrt(len(x)))))
+    grid = grid.resize((grid.width * PNG_SCALE, grid.height * PNG_SCALE), Image.NEAREST)
+    buffer = io.BytesIO()
+    grid.save(buffer, format="PNG")
+    return atomic_write(Path(path), lambda f: f.write(buffer.getvalue()))
 
 
 def show_images(images, ncols: int = 8, title: str | None = None, labels=None, figsize=None):
@@ -129,14 +133,23 @@ def _history_columns(history) -> dict[str, list[float]]:
     return columns
 
 
-def plot_history(history, keys: Sequence[str] | None = None):
+def plot_history(
+    history,
+    keys: Sequence[str] | None = None,
+    reference: Mapping[str, float] | None = None,
+    reference_label: str = "D undecided",
+):
     """Training curves: losses (keys with "loss") on the left, everything else (e.g. the
-    discriminator's mean outputs ``d_real`` / ``d_fake``) on the right. Returns the Figure."""
+    discriminator's mean outputs ``d_real`` / ``d_fake``) on the right. Returns the Figure.
+
+    ``reference`` maps a key to the value it would have at a reference point, drawn as a dotted
+    line in the key's colour: e.g. each loss when the discriminator cannot tell real from fake
+    (every logit 0), which differs between cross-entropy and hinge losses."""
     columns = _history_columns(history)
     x_key = next((k for k in ("epoch", "step") if k in columns), None)
     x = columns.pop(x_key) if x_key else list(range(1, len(next(iter(columns.values()))) + 1))
     keys = list(columns) if keys is None else list(keys)
-    missing = [k for k in keys if k not in columns]
+    missing = [k for k in [*keys, *(reference or {})] if k not in columns]
     if missing or not keys:
         raise ValueError(f"unknown history keys {missing}; available: {sorted(columns)}")
     groups = [
@@ -149,7 +162,12 @@ def plot_history(history, keys: Sequence[str] | None = None):
         else:
             ylabel = "discriminator output" if any(k.startswith("d_") for k in group) else "value"
         for k in group:
-            ax.plot(x, columns[k], label=k, linestyle="--" if k.startswith("val_") else "-")
+            line = ax.plot(x, columns[k], label=k, linestyle="--" if k.startswith("val_") else "-")
+            if reference and k in reference:
+                ax.axhline(
+                    reference[k], color=line[0].get_color(), linestyle=":",
+                    label=f"{k}, {reference_label} ({reference[k]:.2f})",
+                )  # fmt: skip
         if ylabel == "discriminator output" and all(0 <= v <= 1 for k in group for v in columns[k]):
             ax.axhline(0.5, color="grey", linestyle=":", label="equilibrium, D = 1/2")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -161,7 +179,11 @@ def plot_history(history, keys: Sequence[str] | None = None):
 
 
 def plot_scores(
-    steps, scores, floor: float | None = None, label: str = "FID", xlabel: str = "epoch"
+    steps,
+    scores,
+    floor: float | None = None,
+    label: str = "FID (course classifier)",
+    xlabel: str = "epoch",
 ):
     """A score over training (e.g. FID per epoch) with the real-vs-real ``floor`` as a line.
 
@@ -262,30 +284,9 @@ def interpolate(z0, z1, steps: int = 10, spherical: bool = True) -> np.ndarray:
     return interpolate_at(z0, z1, np.linspace(0.0, 1.0, steps), spherical)
 
 
-def _latent_dim(generator, latent_dim: int | None) -> int:
-    if latent_dim is None:
-        shape = getattr(generator, "input_shape", None)
-        if not shape or not isinstance(shape[-1], int):
-            raise ValueError("cannot read the latent size from this generator; pass latent_dim=")
-        latent_dim = shape[-1]
-    if not isinstance(latent_dim, int | np.integer) or latent_dim < 1:
-        raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-    return int(latent_dim)
-
-
-def _generate(generator, z: np.ndarray) -> np.ndarray:
-    """Run a Keras generator (inference mode) or any callable on latent vectors -> ndarray."""
-    keras = sys.modules.get("keras")
-    if keras is not None and isinstance(generator, keras.layers.Layer):
-        out = generator(z, training=False)
-    else:
-        out = generator(z)
-    return np.asarray(out, dtype=np.float32)
-
-
 def interpolation_strip(generator, z0, z1, steps: int = 10, spherical: bool = True):
     """One row of generated images along the path from ``z0`` to ``z1``. Returns the Figure."""
-    images = _to_uint8_images(_generate(generator, interpolate(z0, z1, steps, spherical)))
+    images = _to_uint8_images(run_batched(generator, interpolate(z0, z1, steps, spherical)))
     fig, axes = plt.subplots(1, steps, figsize=(min(1.1 * steps, 14), 1.6), squeeze=False)
     for ax, img, t in zip(axes[0], images, np.linspace(0, 1, steps), strict=False):
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=255)

@@ -68,10 +68,12 @@ def load_milestones(path: str | Path | None = None) -> list[Milestone]:
 
 
 def plot_timeline(milestones: list[Milestone], ax=None, title: str | None = None):
-    """Draw the milestones as a timeline: one lane per modality, one labelled dot per row.
+    """Draw the milestones as a timeline: one lane per modality, one dot per row, coloured by
+    model family (with a legend), so both "what was generated" and "by which kind of model"
+    can be read off.
 
-    Labels within a lane alternate above and below the dot so neighbouring years stay legible.
-    Returns the matplotlib ``Axes``.
+    Dots of the same year in the same lane are spread sideways (``SPREAD`` years apart) so none
+    hides another; labels within a lane alternate above and below. Returns the matplotlib ``Axes``.
     """
     import matplotlib.pyplot as plt
 
@@ -79,31 +81,53 @@ def plot_timeline(milestones: list[Milestone], ax=None, title: str | None = None
         raise ValueError("plot_timeline needs at least one milestone; got an empty list")
     if ax is None:
         _, ax = plt.subplots(figsize=(12, 6.5))
-    colours = dict(zip(MODALITIES, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    families = list(dict.fromkeys(m.family for m in sorted(milestones, key=lambda m: m.year)))
+    palette = plt.get_cmap("tab10").colors
+    colours = {f: palette[i % len(palette)] for i, f in enumerate(families)}
     lanes = {m: i for i, m in enumerate(reversed(MODALITIES))}
     in_lane: dict[str, int] = {}
-    for m in milestones:
+    for m, x in zip(milestones, dot_positions(milestones), strict=True):
         y = lanes[m.modality]
         i = in_lane.get(m.modality, 0)
         in_lane[m.modality] = i + 1
         # alternate above/below, and near/far, so neighbours in a lane never share a spot
         offset = (0.14 + 0.18 * ((i // 2) % 2)) * (1 if i % 2 == 0 else -1)
-        ax.plot(m.year, y, "o", color=colours[m.modality], markersize=8, zorder=3)
+        ax.plot(x, y, "o", color=colours[m.family], markersize=9, zorder=3)
         ax.annotate(
             m.milestone,
-            (m.year, y),
-            (m.year, y + offset),
+            (x, y),
+            (x, y + offset),
             ha="center",
             va="bottom" if offset > 0 else "top",
             fontsize=10,
             arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.6},
         )
+    for family, colour in colours.items():
+        ax.scatter([], [], color=colour, s=60, label=family)
+    ax.legend(title="model family", loc="lower left", fontsize=9, title_fontsize=9, frameon=True)
     years = [m.year for m in milestones]
     ax.set_xlim(min(years) - 1, max(years) + 1)
     ax.set_xticks(range(min(years) - min(years) % 2, max(years) + 2, 2))
     ax.set_ylim(-0.6, len(MODALITIES) - 0.4)
     ax.set_yticks(list(lanes.values()), list(lanes.keys()))
-    ax.set_xlabel("year")
+    ax.set_xlabel("year (of the first public version: preprint or paper)")
     ax.grid(axis="y", alpha=0)
     ax.set_title(title or "Milestones of generative models (each row cited in milestones.csv)")
     return ax
+
+
+#: Horizontal distance, in years, between dots of the same year and lane.
+SPREAD = 0.36
+
+
+def dot_positions(milestones: list[Milestone]) -> list[float]:
+    """The x position of each milestone's dot: its year, shifted sideways when several rows
+    share a year and a modality (centred on the year, ``SPREAD`` apart, in table order)."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, m in enumerate(milestones):
+        groups.setdefault((m.year, m.modality), []).append(i)
+    xs = [0.0] * len(milestones)
+    for (year, _), members in groups.items():
+        for k, i in enumerate(members):
+            xs[i] = year + SPREAD * (k - (len(members) - 1) / 2)
+    return xs

@@ -1,21 +1,24 @@
-"""Small demos that run in seconds: a 1-D GAN fitting a mixture of Gaussians, and its animation.
+"""Small demos that run in seconds (chapter 02): a 1-D GAN and a 1-D diffusion model fitting a
+mixture of Gaussians, and the numbers to compare them (the few-label classifiers of chapter 02's
+part B live in :mod:`aigc_course.fewlabels`).
 
 In one dimension we can *see* what a generator has learned: estimate the density of its
-samples and draw it over the true density. Both networks are tiny MLPs; the losses are the
-course's logit-form GAN losses (:mod:`aigc_course.losses`). The target distributions are
+samples and draw it over the true density. The networks are tiny MLPs; the GAN uses the
+course's logit-form losses (:mod:`aigc_course.losses`), the diffusion model the noise schedule
+of :mod:`aigc_course.diffusion`. The target distributions are
 :class:`aigc_course.game1d.Mixture` objects, so the exact optimal discriminator of
 :func:`aigc_course.game1d.optimal_discriminator` can be drawn next to the trained one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from aigc_course.game1d import Mixture, Normal
+from aigc_course.validate import positive_int
 
 __all__ = [
     "three_bumps",
@@ -26,12 +29,11 @@ __all__ = [
     "kde",
     "plot_snapshots",
     "save_density_gif",
-    "build_digit_features",
-    "build_classifier",
-    "fit_steps",
-    "accuracy",
-    "TRANSFER_MODES",
-    "transfer_comparison",
+    "ToyDiffusion",
+    "train_toy_diffusion",
+    "wasserstein_1d",
+    "mass_per_component",
+    "spread_per_component",
 ]
 
 
@@ -122,8 +124,7 @@ def train_toy_gan(
         ("batch_size", batch_size),
         ("snapshot_every", snapshot_every),
     ):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        positive_int(name, value)
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -252,130 +253,156 @@ def save_density_gif(run: ToyGANRun, data: Mixture, path, fps: float = 8, dpi: i
         return make_gif(frames, path, fps=fps)
 
 
-# --- transfer learning (迁移学习) with few labels -------------------------------------------
+# --- a 1-D diffusion model: learn to predict the noise, then denoise step by step -----------
 
 
-def build_digit_features():
-    """A small convolutional feature extractor, ``(B, 28, 28, 1)`` in [0, 1] -> ``(B, 800)``."""
-    from aigc_course._tf import keras
+@dataclass
+class ToyDiffusion:
+    """A noise-prediction network for 1-D data and its schedule (what :func:`train_toy_diffusion`
+    returns). ``betas[t - 1]`` is beta_t for t = 1..T, as in :mod:`aigc_course.diffusion`."""
 
-    return keras.Sequential(
-        [
-            keras.Input(shape=(28, 28, 1)),
-            keras.layers.Conv2D(16, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-        ],
-        name="features",
-    )
+    model: object
+    betas: np.ndarray
+    losses: list[float] = field(default_factory=list)
 
+    def predict_noise(self, x_t: np.ndarray, t: int | np.ndarray) -> np.ndarray:
+        """The network's estimate of the noise in ``x_t`` at step ``t`` (1-based)."""
+        x_t = np.asarray(x_t, dtype=np.float32).reshape(-1, 1)
+        t = np.broadcast_to(np.asarray(t, dtype=np.float32), (len(x_t),)).reshape(-1, 1)
+        inputs = np.concatenate([x_t, _time_features(t, len(self.betas))], axis=1)
+        return np.asarray(self.model(inputs, training=False))[:, 0].astype(np.float64)
 
-def build_classifier(features, num_classes: int = 10, learning_rate: float = 1e-3):
-    """``features`` followed by dropout and a linear layer of logits, compiled with Adam."""
-    from aigc_course._tf import keras
+    def sample(self, n: int, rng: np.random.Generator, keep_path: bool = False):
+        """Ancestral sampling (Ho et al., 2020, Algorithm 2): start from ``x_T ~ N(0, 1)`` and
+        apply the learned reverse step for t = T..1,
+        ``x_{t-1} = (x_t - beta_t / sqrt(1 - abar_t) * eps(x_t, t)) / sqrt(alpha_t) + sqrt(beta_t) z``
+        (no noise at the last step). Returns ``n`` samples, and with ``keep_path=True`` also the
+        whole path ``(T + 1, n)`` from noise (row 0) to data (row T)."""
+        from aigc_course.diffusion import alpha_bars
 
-    model = keras.Sequential(
-        [features, keras.layers.Dropout(0.3), keras.layers.Dense(num_classes, name="head")],
-        name=f"classifier_on_{features.name}",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model
-
-
-def fit_steps(model, x, y, steps: int, batch_size: int = 32, seed: int = 0) -> None:
-    """Train a compiled ``model`` for exactly ``steps`` mini-batches, however few examples.
-
-    With 100 labelled images an "epoch" is only 3 batches; counting steps instead keeps
-    comparisons fair (the same number of updates for every label budget). The shuffled
-    batches are fed as a ``tf.data`` pipeline: Keras' own NumPy pipeline makes TensorFlow
-    2.21 print a C++ "NodeDef mentions attribute" error line into notebook outputs.
-    """
-    from aigc_course._tf import tf
-
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(
-            f"need as many labels as inputs (and at least one), got {len(x)}, {len(y)}"
-        )
-    rng = np.random.default_rng(seed)
-    repeats = -(-steps * batch_size // len(x))
-    order = np.concatenate([rng.permutation(len(x)) for _ in range(repeats)])
-    order = order[: steps * batch_size]
-    batches = tf.data.Dataset.from_tensor_slices((x[order], y[order])).batch(batch_size)
-    model.fit(batches, epochs=1, shuffle=False, verbose=0)
+        betas = self.betas
+        abar = alpha_bars(betas)
+        x = rng.standard_normal(int(n))
+        path = [x]
+        for t in range(len(betas), 0, -1):
+            beta, eps = betas[t - 1], self.predict_noise(x, t)
+            x = (x - beta / np.sqrt(1.0 - abar[t - 1]) * eps) / np.sqrt(1.0 - beta)
+            if t > 1:
+                x = x + np.sqrt(beta) * rng.standard_normal(x.shape)
+            path.append(x)
+        return (x, np.stack(path)) if keep_path else x
 
 
-def accuracy(model, x, y, batch_size: int = 500) -> float:
-    """Fraction of ``x`` whose arg-max logit equals the label ``y`` (model run in inference mode)."""
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(
-            f"need as many labels as inputs (and at least one), got {len(x)}, {len(y)}"
-        )
-    hits = 0
-    for start in range(0, len(x), batch_size):
-        logits = np.asarray(model(x[start : start + batch_size], training=False))
-        hits += int((logits.argmax(axis=1) == np.asarray(y[start : start + batch_size])).sum())
-    return hits / len(x)
+def _time_features(t: np.ndarray, num_steps: int) -> np.ndarray:
+    """A step t (1..T) as 8 numbers: sines and cosines of t/T at 4 frequencies, so the network
+    can tell nearby steps apart (a small version of the Transformer's position encoding)."""
+    angle = (np.asarray(t, np.float32) / num_steps) * np.array([1.0, 3.0, 9.0, 27.0], np.float32)
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=-1).astype(np.float32)
 
 
-TRANSFER_MODES = ("scratch", "random frozen", "pretrained frozen", "pretrained fine-tuned")
-
-
-def transfer_comparison(
-    pretrained_weights,
-    x_train,
-    y_train,
-    x_test,
-    y_test,
-    budgets: Sequence[int] = (100, 1000),
-    steps: int = 300,
+def train_toy_diffusion(
+    data: Mixture,
+    num_steps: int = 100,
+    train_steps: int = 3000,
+    batch_size: int = 256,
+    width: int = 64,
+    learning_rate: float = 2e-3,
     seed: int = 0,
     progress: bool = True,
-) -> list[dict[str, float]]:
-    """Test accuracy of four ways to use few labels, for each label budget.
+) -> ToyDiffusion:
+    """Train a denoising diffusion model on samples of ``data`` (Ho et al., 2020, Algorithm 1).
 
-    ``scratch``: features and head trained only on the few labels. ``random frozen``: a
-    random, frozen feature extractor and a trained head (the control: how much do
-    features help when they learned nothing?). ``pretrained frozen``: the features
-    learned on another dataset (``pretrained_weights`` of :func:`build_digit_features`),
-    frozen, with a trained head. ``pretrained fine-tuned``: the same start, everything
-    trained. Images are float32 ``(N, 28, 28, 1)`` in [0, 1]. Returns one dict per budget.
+    Each step draws clean points ``x_0``, steps ``t ~ U{1..T}`` and noise ``eps``, forms
+    ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` with the closed form of the forward process,
+    and regresses the MLP's output on ``eps`` (mean squared error). The schedule is Ho et al.'s
+    linear one stretched to ``num_steps``: beta from 1e-4 * 1000 / T to 0.02 * 1000 / T, so the
+    last step leaves almost no signal (abar_T = 2e-5 for T = 100).
     """
-    from aigc_course._tf import keras
+    from aigc_course._tf import keras, tf
+    from aigc_course.diffusion import alpha_bars, linear_beta_schedule
 
-    budgets = list(budgets)
-    if not budgets or not all(isinstance(n, int | np.integer) and n > 0 for n in budgets):
-        raise ValueError(f"budgets must be positive integers (numbers of labels), got {budgets!r}")
-    if max(budgets) > len(x_train):
+    if not isinstance(data, Mixture | Normal):
+        raise TypeError(f"data must be a game1d.Mixture or Normal, got {type(data).__name__}")
+    for name, value in (("num_steps", num_steps), ("train_steps", train_steps)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if num_steps < 20:
         raise ValueError(
-            f"a budget of {max(budgets)} labels needs that many training images; "
-            f"got {len(x_train)}"
+            f"num_steps must be at least 20 (each step must be small), got {num_steps}"
         )
+    betas = linear_beta_schedule(num_steps, 0.1 / num_steps, min(20.0 / num_steps, 0.999))
+    abar = alpha_bars(betas).astype(np.float32)
+
+    keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
-    rows = []
-    jobs = [(n, mode) for n in budgets for mode in TRANSFER_MODES]
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(9,)),  # x_t and 8 time features
+            keras.layers.Dense(width, activation="silu"),
+            keras.layers.Dense(width, activation="silu"),
+            keras.layers.Dense(width, activation="silu"),
+            keras.layers.Dense(1),
+        ],
+        name="toy_denoiser",
+    )
+    optimizer = keras.optimizers.Adam(learning_rate)
+
+    @tf.function
+    def train_step(inputs, eps):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(inputs, training=True) - eps))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    run = ToyDiffusion(model, betas)
+    steps_iter = range(train_steps)
     if progress:
         from tqdm.auto import tqdm
 
-        jobs = tqdm(jobs, desc="transfer", unit="model")
-    picks = {n: rng.choice(len(x_train), n, replace=False) for n in budgets}
-    for n, mode in jobs:
-        if mode == TRANSFER_MODES[0]:
-            rows.append({"labels": n})
-        keras.utils.set_random_seed(seed + 1)  # same initial head for every mode
-        features = build_digit_features()
-        if mode.startswith("pretrained"):
-            features.set_weights(pretrained_weights)
-        features.trainable = not mode.endswith("frozen")
-        # a frozen extractor leaves only a linear head to fit: a larger step size suits it
-        model = build_classifier(features, learning_rate=3e-3 if mode.endswith("frozen") else 1e-3)
-        fit_steps(model, x_train[picks[n]], y_train[picks[n]], steps, seed=seed)
-        rows[-1][mode] = accuracy(model, x_test, y_test)
-    return rows
+        steps_iter = tqdm(steps_iter, desc="1-D diffusion", unit="step")
+    for _ in steps_iter:
+        x0 = data.sample(batch_size, rng).astype(np.float32)
+        t = rng.integers(1, num_steps + 1, batch_size)
+        eps = rng.standard_normal(batch_size).astype(np.float32)
+        x_t = np.sqrt(abar[t - 1]) * x0 + np.sqrt(1.0 - abar[t - 1]) * eps
+        inputs = np.concatenate([x_t[:, None], _time_features(t[:, None], num_steps)], axis=1)
+        run.losses.append(float(train_step(inputs, eps[:, None])))
+    return run
+
+
+def wasserstein_1d(a, b) -> float:
+    """The Wasserstein-1 (earth mover's) distance between two 1-D samples: the mean gap between
+    their quantiles. 0 for identical samples; in the units of the data."""
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    if a.size < 2 or b.size < 2:
+        raise ValueError("wasserstein_1d needs at least two samples on each side")
+    q = (np.arange(max(a.size, b.size)) + 0.5) / max(a.size, b.size)
+    return float(np.mean(np.abs(np.quantile(a, q) - np.quantile(b, q))))
+
+
+def _nearest_component(samples, mixture: Mixture) -> tuple[np.ndarray, np.ndarray]:
+    x = np.ravel(np.asarray(samples, dtype=np.float64))
+    if x.size == 0:
+        raise ValueError("no samples")
+    means = np.array([c.mu for c in mixture.components])
+    return x, np.abs(x[:, None] - means[None, :]).argmin(axis=1)
+
+
+def mass_per_component(samples, mixture: Mixture) -> np.ndarray:
+    """The share of ``samples`` nearest to each component's mean: how a generator splits its
+    mass between the bumps (compare with ``mixture.weights``)."""
+    _, nearest = _nearest_component(samples, mixture)
+    return np.bincount(nearest, minlength=len(mixture.components)) / nearest.size
+
+
+def spread_per_component(samples, mixture: Mixture) -> np.ndarray:
+    """The standard deviation of the samples nearest to each component's mean (NaN for a
+    component no sample is nearest to): how wide a generator draws each bump."""
+    x, nearest = _nearest_component(samples, mixture)
+    return np.array(
+        [
+            x[nearest == k].std() if np.any(nearest == k) else np.nan
+            for k in range(len(mixture.components))
+        ]
+    )

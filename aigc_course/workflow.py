@@ -8,17 +8,24 @@ with (class-histogram drift, FID against a reference set, distance to the traini
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from aigc_course._tf import keras
-from aigc_course.training import GAN
+from aigc_course.errors import ConfigError, NotFoundError
+from aigc_course.gan import GAN
+from aigc_course.images import to_float, to_uint8
+from aigc_course.inference import latent_noise, run_batched
+from aigc_course.validate import number_in, positive_int
 
 __all__ = [
     "copy_gan",
     "fine_tune",
+    "fine_tune_snapshots",
+    "choose_snapshot",
+    "samples_of_class",
     "predicted_classes",
     "class_histogram",
     "total_variation",
@@ -28,28 +35,16 @@ __all__ = [
 ]
 
 
-def _run(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """``model`` in inference mode on ``x``, batch by batch. Calls the model directly instead of
-    ``predict()``, whose tf.data pipeline can print C++ log lines into notebook outputs."""
-    return np.concatenate(
-        [
-            np.asarray(model(x[i : i + batch_size], training=False))
-            for i in range(0, len(x), batch_size)
-        ]
-    )
-
-
 def copy_gan(gan: GAN, learning_rate: float = 1e-4, beta_1: float = 0.5) -> GAN:
-    """A new, compiled :class:`~aigc_course.training.GAN` with copies of ``gan``'s two networks.
+    """A new, compiled :class:`~aigc_course.gan.GAN` with copies of ``gan``'s two networks.
 
     Fine-tuning then changes the copy only, so the pretrained model stays available for the
     before/after comparison. Each player gets a fresh Adam optimizer with ``learning_rate``
     (fine-tuning usually takes smaller steps than pretraining).
     """
     if not isinstance(gan, GAN):
-        raise ValueError(f"copy_gan expects an aigc_course.training.GAN, got {type(gan).__name__}")
-    if not 0 < learning_rate < 1:
-        raise ValueError(f"learning_rate must be in (0, 1), e.g. 1e-4; got {learning_rate!r}")
+        raise ConfigError(f"copy_gan expects an aigc_course.gan.GAN, got {type(gan).__name__}")
+    number_in("learning_rate", learning_rate, 0, 1, low_open=True)
     players = []
     for model in (gan.generator, gan.discriminator):
         twin = keras.models.clone_model(model)
@@ -74,30 +69,91 @@ def fine_tune(
     from aigc_course.data import make_dataset
 
     images = np.asarray(images)
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = positive_int("steps", steps)
     if len(images) < batch_size:
-        raise ValueError(
+        raise ConfigError(
             f"only {len(images)} images for batch_size={batch_size}: pass more images or a "
             "smaller batch_size"
         )
     data = make_dataset(images, batch_size, shuffle=True, seed=seed, repeat=True)
-    history = gan.fit(data, epochs=1, steps_per_epoch=int(steps), verbose=verbose, shuffle=False)
+    history = gan.fit(data, epochs=1, steps_per_epoch=steps, verbose=verbose, shuffle=False)
     return {k: [float(v) for v in vs] for k, vs in history.history.items()}
+
+
+def fine_tune_snapshots(
+    gan: GAN,
+    images: np.ndarray,
+    steps: Sequence[int],
+    batch_size: int = 32,
+    seed: int = 0,
+    verbose: int = 2,
+) -> dict[int, list[np.ndarray]]:
+    """Fine-tune ``gan`` like :func:`fine_tune` up to ``max(steps)`` updates and keep a copy of
+    the generator's weights after each number of ``steps`` (e.g. ``(100, 200, 400, 800)``).
+
+    Returns ``{steps: generator weights}``; :func:`choose_snapshot` picks one on validation data.
+    The generator is left at the last snapshot.
+    """
+    steps = sorted({positive_int("steps", s) for s in steps})
+    if not steps:
+        raise ConfigError("steps must list at least one number of steps, e.g. (100, 200)")
+    snapshots: dict[int, list[np.ndarray]] = {}
+    done = 0
+    for i, target in enumerate(steps):
+        fine_tune(gan, images, target - done, batch_size=batch_size, seed=seed + i, verbose=verbose)
+        done = target
+        snapshots[target] = [w.copy() for w in gan.generator.get_weights()]
+    return snapshots
+
+
+def choose_snapshot(
+    generator: keras.Model,
+    snapshots: dict[int, list[np.ndarray]],
+    score: Callable[[keras.Model], float],
+) -> tuple[int, dict[int, float]]:
+    """Score each snapshot's weights with ``score(generator)`` (lower is better, e.g. FID on a
+    validation set), load the best into ``generator`` and return ``(its steps, all scores)``."""
+    if not snapshots:
+        raise ConfigError("no snapshots to choose from: fine_tune_snapshots() makes them")
+    scores = {}
+    for steps, weights in snapshots.items():
+        generator.set_weights(weights)
+        scores[steps] = float(score(generator))
+    best = min(scores, key=scores.__getitem__)
+    generator.set_weights(snapshots[best])
+    return best, scores
+
+
+def samples_of_class(
+    generator: keras.Model,
+    classifier: keras.Model,
+    label: int,
+    n: int,
+    seed: int = 0,
+    max_draws: int = 50_000,
+) -> tuple[np.ndarray, float]:
+    """Up to ``n`` samples of ``generator`` that ``classifier`` labels ``label`` (uint8), drawn
+    in batches until there are ``n`` or ``max_draws`` samples were drawn, and the share of
+    ``label`` among all drawn: "filter a general generator's output to one class"."""
+    n, max_draws = positive_int("n", n), positive_int("max_draws", max_draws)
+    rng = np.random.default_rng(seed)
+    latent_dim = int(generator.input_shape[-1])
+    kept: list[np.ndarray] = []
+    drawn = hits = 0
+    while hits < n and drawn < max_draws:
+        batch = to_uint8(run_batched(generator, latent_noise(2_000, latent_dim, rng)))
+        match = batch[predicted_classes(batch, classifier) == label]
+        kept.append(match)
+        drawn, hits = drawn + len(batch), hits + len(match)
+    return np.concatenate(kept)[:n], hits / drawn
 
 
 def predicted_classes(images: np.ndarray, classifier: keras.Model) -> np.ndarray:
     """The classifier's label (argmax) for each image; images uint8 or float in [-1, 1]."""
-    from aigc_course.data import to_float
-
-    x = np.asarray(images)
-    if x.dtype == np.uint8:
-        x = to_float(x)
-    elif x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[1:] != (28, 28, 1) or len(x) == 0:
-        raise ValueError(f"expected a non-empty batch of 28x28 images, got shape {x.shape}")
-    return _run(classifier, x.astype(np.float32)).argmax(axis=1)
+    x = to_float(images)
+    if x.shape[1:] != (28, 28, 1) or len(x) == 0:
+        raise ConfigError(f"expected a non-empty batch of 28x28 images, got shape {x.shape}")
+    return run_batched(classifier, x).argmax(axis=1)
 
 
 def class_histogram(labels: np.ndarray, n_classes: int = 10) -> np.ndarray:
@@ -149,20 +205,15 @@ def serve(path: str | Path, seed: int | None = None) -> Callable[[int], np.ndarr
     This is the whole "server": load once, then answer each request with fresh noise. With a
     ``seed`` the sequence of answers is reproducible (useful in tests and monitoring).
     """
-    from aigc_course.data import to_uint8
-
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no saved generator at {path}; save one with export_generator()")
+        raise NotFoundError(f"no saved generator at {path}; save one with export_generator()")
     generator = keras.saving.load_model(path, compile=False)
     latent_dim = int(generator.input_shape[-1])
     rng = np.random.default_rng(seed)
 
     def generate(n: int) -> np.ndarray:
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n!r}")
-        z = rng.standard_normal((int(n), latent_dim)).astype(np.float32)
-        return to_uint8(_run(generator, z))
+        return to_uint8(run_batched(generator, latent_noise(n, latent_dim, rng)))
 
     generate.generator = generator  # type: ignore[attr-defined]
     return generate

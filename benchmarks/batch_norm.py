@@ -7,7 +7,7 @@ a noisy machine slows both alike:
 
 * **layer**: forward + backward of one layer, training mode, at the two shapes of the ``cpu``
   profile's generator (after the dense projection, and at 14x14);
-* **step**: one training step of the ``cpu`` profile (:func:`aigc_course.training.build_gan`),
+* **step**: one training step of the ``cpu`` profile (:func:`aigc_course.families.gan.build_gan`),
   once with its generator as built and once with :func:`aigc_course.models.keras_only` of it,
   which is the same network with Keras' layer.
 
@@ -86,8 +86,10 @@ def step_pair(policy: str) -> dict:
     """A ``fit()`` slice of the cpu profile with the fused generator and with its Keras twin."""
     from aigc_course._tf import keras
     from aigc_course.data import load_dataset, make_dataset
+    from aigc_course.families.gan import PROFILES, build_gan
+    from aigc_course.gan import GAN
     from aigc_course.models import build_discriminator, keras_only
-    from aigc_course.training import GAN, PROFILES, build_gan, dtype_policy
+    from aigc_course.profiles import dtype_policy
 
     profile = PROFILES["cpu"]
     images, _ = load_dataset("mnist", "train")
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1:
         parser.error(f"--repeats must be at least 1, got {args.repeats}")
     aigc_course.setup(seed=0, quiet=True)
-    from aigc_course.training import PROFILES, precision_policy
+    from aigc_course.families.gan import PROFILES
+    from aigc_course.profiles import precision_policy
 
     repeats, calls = (2, 3) if args.quick else (args.repeats, 100)
     policy = precision_policy(PROFILES["cpu"])

@@ -8,9 +8,9 @@ training time (default 60, 150 and 300 seconds):
   both players, binary cross-entropy on logits), trained by a plain ``GradientTape`` loop
   compiled with ``@tf.function``, as the tutorial does;
 * ``tutorial-trainer``: the same two networks, optimizers and update rule (the tutorial's
-  simultaneous step), trained by the course's :class:`aigc_course.training.GAN` through
+  simultaneous step), trained by the course's :class:`aigc_course.gan.GAN` through
   ``fit()`` under the precision the course picks for this machine
-  (:func:`aigc_course.training.precision_policy`: bfloat16 on CPUs that compute it natively);
+  (:func:`aigc_course.profiles.precision_policy`: bfloat16 on CPUs that compute it natively);
 * ``tutorial-loop-mixed``: the tutorial's own loop under that same precision, to show how much
   of the difference is the number format and how much the trainer;
 * ``course-cpu``: the course's ``cpu`` training profile (smaller networks) via the trainer.
@@ -96,15 +96,15 @@ def tutorial_discriminator():
 
 def machine_policy() -> str:
     """The dtype policy the course trains under on this machine (its ``cpu``/``gpu`` profiles)."""
-    from aigc_course._tf import GPUS
-    from aigc_course.training import get_profile, precision_policy
+    from aigc_course import GPUS, get_profile
+    from aigc_course.profiles import precision_policy
 
     return precision_policy(get_profile("gpu" if GPUS else "cpu"))
 
 
 def tutorial_networks(policy: str):
     """The tutorial's generator and discriminator, computing under dtype ``policy``."""
-    from aigc_course.training import dtype_policy
+    from aigc_course.profiles import dtype_policy
 
     with dtype_policy(policy):
         return tutorial_generator(TUTORIAL["latent_dim"]), tutorial_discriminator()
@@ -160,12 +160,15 @@ class TutorialLoop:
 
 
 class TrainerRun:
-    """A course :class:`~aigc_course.training.GAN` trained by ``fit()`` in time slices."""
+    """A course :class:`~aigc_course.gan.GAN` trained by ``fit()`` in time slices."""
 
     def __init__(self, images: np.ndarray, seed: int, config: str):
+        from aigc_course import get_profile
         from aigc_course._tf import keras
         from aigc_course.data import make_dataset
-        from aigc_course.training import GAN, build_gan, get_profile, precision_policy
+        from aigc_course.families.gan import build_gan
+        from aigc_course.gan import GAN
+        from aigc_course.profiles import precision_policy
 
         if config == "tutorial-trainer":
             self.latent_dim, self.batch_size = TUTORIAL["latent_dim"], TUTORIAL["batch_size"]
@@ -216,10 +219,9 @@ class TrainerRun:
 
 def generate(generator, latent_dim: int, n: int, seed: int) -> np.ndarray:
     """``n`` images in [-1, 1] from fixed noise, in inference mode."""
-    z = np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-    return np.concatenate(
-        [np.asarray(generator(z[i : i + 500], training=False)) for i in range(0, n, 500)]
-    )
+    from aigc_course.inference import latent_noise, run_batched
+
+    return run_batched(generator, latent_noise(n, latent_dim, seed))
 
 
 def run_one(

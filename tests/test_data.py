@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
@@ -16,12 +17,28 @@ IDX = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+DEBIAN = Path("/usr/share/datasets/fashion-mnist")
+#: Tests that need the full Fashion-MNIST from Debian's dataset-fashion-mnist. The test command
+#: runs on a fresh machine first, where they skip; CI then installs the package and runs them
+#: with AIGC_EXPECT_FULL_DATA=1, which turns a skip into a failure.
+_debian_installed = pytest.mark.skipif(
+    not (DEBIAN / IDX["train"][0]).is_file() and not os.environ.get("AIGC_EXPECT_FULL_DATA"),
+    reason="needs the full Fashion-MNIST: sudo apt-get install dataset-fashion-mnist",
+)
+
+
+def needs_debian(test):
+    return pytest.mark.full_data(_debian_installed(test))
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
-    """No user data dir, no Keras cache, no Debian folder, no network: only what a test builds."""
+    """No user data dir, no Keras cache, no Debian folder, no network: only what a test builds.
+
+    ``AIGC_DATA_SOURCE`` is unset too (the test command pins it to ``shipped``), so that these
+    tests see the full search order; the tests of the pin set it themselves."""
     monkeypatch.delenv("AIGC_DATA_DIR", raising=False)
+    monkeypatch.delenv("AIGC_DATA_SOURCE", raising=False)
     monkeypatch.setenv("AIGC_OFFLINE", "1")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
     monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no_debian")
@@ -258,11 +275,9 @@ def test_returned_arrays_are_private_copies():
     assert again.max() == 255 and len(np.unique(again_labels)) == 10
 
 
+@needs_debian
 def test_debian_fashion_mnist_when_installed(monkeypatch, capsys):
-    debian = Path("/usr/share/datasets/fashion-mnist")
-    if not (debian / IDX["test"][0]).is_file():
-        pytest.skip("Debian package dataset-fashion-mnist is not installed")
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", debian)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", DEBIAN)
     images, labels = data.load_dataset("fashion_mnist", "test")
     assert images.shape == (10_000, 28, 28)
     assert np.bincount(labels).tolist() == [1000] * 10
@@ -281,6 +296,65 @@ def test_describe_sources_reports_without_loading(tmp_path, monkeypatch):
     assert not rows["keras_cache"]["available"]
     assert not rows["download"]["available"] and "AIGC_OFFLINE" in rows["download"]["description"]
     assert rows["shipped"]["available"]
+
+
+@needs_debian
+def test_shipped_fashion_sample_is_the_official_images_it_names():
+    """PROVENANCE.md: the sample is the official images at index_train / index_test."""
+    with np.load(data._DATA_DIR / data.SHIPPED_FILES["fashion_mnist"][0]) as sample:
+        for split in ("train", "test"):
+            full, full_labels = data._read_idx_pair(DEBIAN, "fashion_mnist", split)
+            index = sample[f"index_{split}"]
+            assert np.array_equal(sample[f"x_{split}"], full[index])
+            assert np.array_equal(sample[f"y_{split}"], full_labels[index])
+
+
+# ----------------------------------------------------------------------------- AIGC_DATA_SOURCE
+
+
+def test_pinned_source_wins_over_data_on_disk(tmp_path, monkeypatch, capsys):
+    """The tests' and refresh's setting: whatever a machine holds, "auto" is the shipped sample."""
+    make_idx_folder(tmp_path / "data" / "mnist", monkeypatch)
+    make_npz(tmp_path / "keras_home" / "datasets" / "mnist.npz", monkeypatch)
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AIGC_DATA_SOURCE", "shipped")
+    shipped, _ = data.load_dataset("mnist", "test", source="shipped", verbose=False)
+    capsys.readouterr()
+    images, _ = data.load_dataset("mnist", "test")
+    assert np.array_equal(images, shipped)
+    # the same notice as on a fresh offline machine, so stored outputs match everywhere
+    assert capsys.readouterr().out == (
+        "mnist/test: 1,000 real digits from the sample shipped with the course "
+        "(offline fallback; the full set has 10,000)\n"
+    )
+    # a source named in the call is still obeyed
+    assert len(data.load_dataset("mnist", "test", source="dir", verbose=False)[0]) == 13
+
+
+def test_pinned_source_is_all_describe_sources_looks_at(tmp_path, monkeypatch):
+    make_idx_folder(tmp_path / "data" / "mnist", monkeypatch)
+    monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AIGC_DATA_SOURCE", "shipped")
+    rows = data.describe_sources("mnist")
+    assert [r["name"] for r in rows] == list(data.SOURCES)
+    assert [r["available"] for r in rows] == [False, False, False, True]
+    assert {r["description"] for r in rows[:3]} == {"not used (AIGC_DATA_SOURCE=shipped)"}
+    monkeypatch.setenv("AIGC_DATA_SOURCE", "auto")  # the default, said explicitly
+    assert data.describe_sources("mnist")[0]["available"]
+
+
+def test_pinned_source_that_has_nothing_says_how_to_unpin(monkeypatch):
+    monkeypatch.setenv("AIGC_DATA_SOURCE", "keras_cache")
+    with pytest.raises(data.NoSourceError, match="unset AIGC_DATA_SOURCE") as info:
+        data.load_dataset("mnist", "test")
+    assert "tried keras_cache)" in str(info.value)
+
+
+def test_unknown_pinned_source_lists_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("AIGC_DATA_SOURCE", "debian")
+    for call in (lambda: data.load_dataset("mnist"), lambda: data.describe_sources("mnist")):
+        with pytest.raises(ValueError, match="AIGC_DATA_SOURCE='debian'.*auto or one of dir"):
+            call()
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -377,11 +451,9 @@ def test_fashion_npz_is_verified_by_its_content(tmp_path, monkeypatch, capsys):
     assert "for the content of t10k-images-idx3-ubyte" in str(info.value)
 
 
+@needs_debian
 def test_debian_content_hashes_identify_an_npz_of_the_same_arrays(tmp_path, monkeypatch):
-    debian = Path("/usr/share/datasets/fashion-mnist")
-    if not (debian / IDX["test"][0]).is_file():
-        pytest.skip("Debian package dataset-fashion-mnist is not installed")
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", debian)
+    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", DEBIAN)
     images, labels = data.load_dataset("fashion_mnist", "test", source="dir", verbose=False)
     np.savez_compressed(tmp_path / "fashion-mnist.npz", x_test=images, y_test=labels)
     monkeypatch.setenv("AIGC_DATA_DIR", str(tmp_path))
@@ -432,10 +504,16 @@ def test_to_float_and_to_uint8_validate_and_invert():
     images = np.array([[[0, 128, 255] + [0] * 25] * 28], dtype=np.uint8)
     x = data.to_float(images)
     assert x[0, 0, :3, 0].tolist() == pytest.approx([-1.0, 128 / 127.5 - 1, 1.0], abs=1e-6)
-    assert data.to_uint8(np.array([[-3.0, 0.0, 2.0]])).tolist() == [[0, 128, 255]]
+    assert data.to_uint8(np.array([[-1.2, 0.0, 1.4]])).tolist() == [[0, 128, 255]]  # clipped
+    assert np.array_equal(data.to_uint8(images), images)  # uint8 passes through
+    assert np.array_equal(data.to_float(x), x)  # floats in [-1, 1] too (with a channel axis)
+    with pytest.raises(ValueError, match=r"read as \[-1, 1\].*pass 0..255 pixels as uint8"):
+        data.to_float(images.astype(np.float32))  # 0..255 floats are another scale
+    with pytest.raises(ValueError, match="another scale|read as"):
+        data.to_uint8(np.array([[0.0, 255.0]]))
     with pytest.raises(ValueError, match="uint8"):
-        data.to_float(images.astype(np.float32))
-    with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
+        data.to_float(images.astype(np.int64))
+    with pytest.raises(ValueError, match=r"\(N, H, W\)"):
         data.to_float(images[0])
     with pytest.raises(ValueError, match="NaN"):
         data.to_uint8(np.array([0.0, np.nan]))

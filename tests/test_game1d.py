@@ -6,15 +6,18 @@ import numpy as np
 import pytest
 
 from aigc_course.game1d import (
+    GRADIENT_ROWS,
     LOG4,
     GameExplorer,
     Mixture,
     Normal,
     game_explorer,
+    generator_gradients,
     grid,
     integrate,
     js_divergence,
     kl_divergence,
+    kl_minus_two_jsd,
     optimal_discriminator,
     optimal_logits,
     plot_game,
@@ -143,3 +146,65 @@ def test_explorer_accepts_a_mixture_and_rejects_other_data():
     assert toy.state.value == pytest.approx(toy.state.identity_rhs, abs=1e-9)
     with pytest.raises(TypeError, match="Normal or a Mixture"):
         game_explorer([0.0, 1.0])
+
+
+@pytest.mark.parametrize("mu_g, sigma_g", [(2.0, 0.5), (0.0, 1.0), (-4.0, 0.2), (4.0, 3.0)])
+def test_explorer_markers_are_not_under_the_legend(mu_g, sigma_g):
+    """The dots on the C(G) and JSD curves are the point of the right panel: no legend on them."""
+    toy = game_explorer(mu_g=mu_g, sigma_g=sigma_g)
+    ax_v = toy.figure.axes[1]
+    toy.figure.draw_without_rendering()
+    box = ax_v.get_legend().get_window_extent()
+    (dots,) = [line for line in ax_v.lines if line.get_marker() == "o"]
+    for x, y in ax_v.transData.transform(dots.get_xydata()):
+        assert not box.contains(x, y), f"a marker at ({x:.0f}, {y:.0f}) px is under the legend"
+
+
+TWO_BUMPS = Mixture((Normal(-2.0, 0.5), Normal(2.0, 0.5)), (0.5, 0.5))
+
+
+def test_kl_minus_two_jsd_is_zero_only_at_the_data_and_lopsided():
+    x = grid(TWO_BUMPS)
+    p = TWO_BUMPS.pdf(x)
+    assert kl_minus_two_jsd(p, p, x) == pytest.approx(0.0, abs=1e-12)
+    for gen in (Normal(0, 1), Normal(2, 0.5), Normal(-1, 3), MIX):
+        xg = grid(TWO_BUMPS, gen)
+        assert kl_minus_two_jsd(TWO_BUMPS.pdf(xg), gen.pdf(xg), xg) > 0.01  # >= 0 by Jensen
+    # Dropping one of two bumps 16 sigma apart (no overlap): KL(p_g || p_data) = log 2 and, with
+    # m = 3/4 A + 1/4 B, JSD = (1/2 log(2/3) + 1/2 log 2) / 2 + log(4/3) / 2; checked to 1e-6.
+    far, one = Mixture((Normal(-4.0, 0.5), Normal(4.0, 0.5))), Normal(4.0, 0.5)
+    xg = grid(far, one, n=16001)
+    jsd = 0.5 * (0.5 * math.log(2 / 3) + 0.5 * math.log(2)) + 0.5 * math.log(4 / 3)
+    dropped = kl_minus_two_jsd(far.pdf(xg), one.pdf(xg), xg)
+    assert dropped == pytest.approx(math.log(2) - 2 * jsd, abs=1e-6)
+    # Adding a bump the data does not have costs the same JSD but a far larger KL - 2 JSD.
+    added = kl_minus_two_jsd(one.pdf(xg), far.pdf(xg), xg)
+    assert js_divergence(one.pdf(xg), far.pdf(xg), xg) == pytest.approx(jsd, abs=1e-6)
+    assert added > 20 * dropped
+
+
+@pytest.mark.parametrize("gen", [Normal(1.0, 0.7), Normal(0.0, 2.0), Normal(2.5, 0.4)])
+def test_non_saturating_gradient_is_that_of_kl_minus_two_jsd(gen):
+    rows = generator_gradients(TWO_BUMPS, gen)
+    assert tuple(rows) == GRADIENT_ROWS
+    ns, kl2jsd, minimax, jsd2 = (np.array(rows[name]) for name in GRADIENT_ROWS)
+    np.testing.assert_allclose(ns, kl2jsd, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(minimax, jsd2, rtol=1e-5, atol=1e-7)
+    assert np.max(np.abs(ns - jsd2)) > 0.1  # and it is not the JSD's gradient
+
+
+def test_generator_gradients_match_a_direct_finite_difference_of_the_jsd():
+    # independent of the helper: differentiate 2 JSD by hand for a shift of the mean
+    gen, h = Normal(1.0, 0.7), 1e-4
+    x = grid(TWO_BUMPS, gen, n=8001)
+    p = TWO_BUMPS.pdf(x)
+    up, down = Normal(1.0 + h, 0.7).pdf(x), Normal(1.0 - h, 0.7).pdf(x)
+    by_hand = (js_divergence(p, up, x) - js_divergence(p, down, x)) / h  # 2 JSD over 2 h
+    assert generator_gradients(TWO_BUMPS, gen)["2 JSD"][0] == pytest.approx(by_hand, rel=1e-6)
+
+
+def test_generator_gradients_reject_bad_input():
+    with pytest.raises(TypeError, match="Normal"):
+        generator_gradients(TWO_BUMPS, TWO_BUMPS)
+    with pytest.raises(ValueError, match="small positive step"):
+        generator_gradients(TWO_BUMPS, Normal(0, 1), h=0.5)

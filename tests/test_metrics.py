@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 import pytest
 
+from aigc_course import classifier as domain_classifier
 from aigc_course import metrics
 from aigc_course._tf import keras
 
@@ -111,9 +112,11 @@ def test_classifier_score_extremes():
         metrics.classifier_score_from_probs(np.ones((3, 10)))
 
 
-def test_classifier_score_of_images_lies_between_one_and_classes(tiny_classifier):
-    score = metrics.classifier_score(_random_images(200, 4), classifier=tiny_classifier)
-    assert 1.0 <= score <= 10.0
+def test_classifier_score_of_images_is_that_of_the_classifiers_probabilities(tiny_classifier):
+    images = _random_images(200, 4)
+    score = metrics.classifier_score(images, classifier=tiny_classifier)
+    probs = tiny_classifier(images[..., None].astype("float32") / 127.5 - 1.0, training=False)
+    assert score == pytest.approx(metrics.classifier_score_from_probs(np.asarray(probs)), rel=1e-5)
 
 
 # --------------------------------------------------------------------------- memorisation
@@ -186,7 +189,7 @@ def test_get_classifier_trains_once_then_loads_from_cache(tmp_path, monkeypatch,
     pytest.importorskip("aigc_course.data")
     monkeypatch.setenv("AIGC_SMOKE", "1")
     monkeypatch.setenv("AIGC_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(metrics, "_memo", {})
+    monkeypatch.setattr(domain_classifier, "_memo", {})
     first = metrics.get_classifier("mnist")
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert "test accuracy" in line and "trained" in line
@@ -195,8 +198,8 @@ def test_get_classifier_trains_once_then_loads_from_cache(tmp_path, monkeypatch,
     meta = json.loads((tmp_path / files[0]).read_text())
     assert meta["smoke"] is True and 0.5 < meta["test_accuracy"] <= 1.0  # 10 classes: chance 0.1
 
-    monkeypatch.setattr(metrics, "_memo", {})
-    monkeypatch.setattr(metrics, "_train_classifier", lambda *a: pytest.fail("retrained"))
+    monkeypatch.setattr(domain_classifier, "_memo", {})
+    monkeypatch.setattr(domain_classifier, "_train_classifier", lambda *a: pytest.fail("retrained"))
     second = metrics.get_classifier("mnist")
     assert "loaded" in capsys.readouterr().out
     x = _random_images(8, 10)
@@ -209,8 +212,8 @@ def test_get_classifier_trains_once_then_loads_from_cache(tmp_path, monkeypatch,
 
     # a corrupt cache file is reported and replaced, not fatal
     (tmp_path / files[1]).write_bytes(b"not a keras file")
-    monkeypatch.setattr(metrics, "_memo", {})
-    monkeypatch.setattr(metrics, "_train_classifier", lambda *a: first)
+    monkeypatch.setattr(domain_classifier, "_memo", {})
+    monkeypatch.setattr(domain_classifier, "_train_classifier", lambda *a: first)
     with pytest.warns(UserWarning, match="could not load cached classifier"):
         assert metrics.get_classifier("mnist", verbose=False) is first
     assert len(list(tmp_path.iterdir())) == 2

@@ -17,7 +17,9 @@ def test_generator_shape_range_and_dtype(noise, width):
     g = models.build_generator(latent_dim=100, width=width)
     images = g(noise, training=False).numpy()
     assert images.shape == (3, 28, 28, 1) and images.dtype == np.float32
-    assert images.min() >= -1.0 and images.max() <= 1.0
+    # [-1, 1] because the output is tanh of the last convolution (not checked by bounds alone)
+    before_tanh = keras.Model(g.input, g.get_layer("up_28").output)(noise, training=False)
+    np.testing.assert_allclose(images, np.tanh(before_tanh.numpy()), atol=1e-6)
     assert g.output_shape == (None, 28, 28, 1) and g.name == "generator"
 
 
@@ -71,7 +73,7 @@ def test_float32_outputs_under_mixed_precision(noise):
     ],
 )
 def test_invalid_arguments_raise_value_error(call):
-    with pytest.raises(ValueError, match="must be an integer"):
+    with pytest.raises(ValueError, match="must be (a positive integer|an integer >= 2)"):
         call()
 
 
@@ -80,7 +82,6 @@ def test_article_named_classes_make_28x28_images_and_logits(noise):
     d = models.Discriminator(num_filters=8)
     images = g(noise, training=True)
     assert images.shape == (3, 28, 28, 1) and images.dtype == tf.float32
-    assert float(tf.reduce_min(images)) >= -1.0 and float(tf.reduce_max(images)) <= 1.0
     assert d(images).shape == (3, 1)
     # The article's sigmoid output could never reach the background value -1; tanh can.
     assert g.out_act.activation is keras.activations.tanh

@@ -97,6 +97,19 @@ def test_plot_history_from_dict_history_object_and_csv(tmp_path):
         plotting.plot_history({"a": [1, "slow"]})
 
 
+def test_plot_history_draws_each_reference_in_its_curves_colour():
+    hist = {"d_loss": [1.8, 1.5, 1.3], "g_loss": [0.1, 0.4, 0.5]}
+    fig = plotting.plot_history(hist, reference={"d_loss": 2.0, "g_loss": 0.0})
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert set(lines) == {"d_loss", "g_loss", "d_loss, D undecided (2.00)",
+                          "g_loss, D undecided (0.00)"}  # fmt: skip
+    ref = lines["d_loss, D undecided (2.00)"]
+    assert set(ref.get_ydata()) == {2.0} and ref.get_color() == lines["d_loss"].get_color()
+    assert set(lines["g_loss, D undecided (0.00)"].get_ydata()) == {0.0}
+    with pytest.raises(ValueError, match="available"):
+        plotting.plot_history(hist, reference={"loss": 1.0})
+
+
 def test_plot_scores_draws_the_floor():
     fig = plotting.plot_scores([1, 2, 3], [80.0, 40.0, 20.0], floor=2.5)
     ax = fig.axes[0]

@@ -79,3 +79,18 @@ def test_widgets_read_latent_size_from_a_keras_generator():
     w.sliders[0].value = -3.0
     assert w.image.value != before
     assert widgets.interpolation_slider(generator).z.shape == (6,)
+
+
+def test_widgets_read_well_on_a_static_page():
+    """A notebook read without a kernel shows the widget's text: it must say what it is."""
+    explorer = widgets.latent_explorer(brightness_generator, latent_dim=100, n_sliders=4, seed=0)
+    assert repr(explorer) == (
+        "LatentExplorer(latent_dim=100, 4 directions, seed=0): run in Jupyter to move the sliders"
+    )
+    slider = widgets.interpolation_slider(brightness_generator, latent_dim=10, spherical=False)
+    assert repr(slider) == (
+        "InterpolationSlider(seed 0 to seed 1, straight line, t=0.00): run in Jupyter to move "
+        "the slider"
+    )
+    for text in (repr(explorer), repr(slider)):
+        assert len(text) <= 110 and "PNG" not in text  # Jupyter truncates a widget's text there
