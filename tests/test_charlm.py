@@ -71,7 +71,7 @@ def test_model_shapes_and_sampling_are_autoregressive_and_seeded():
 @pytest.mark.slow
 def test_training_beats_the_uniform_guess():
     """A few hundred steps on the fables must already predict better than chance."""
-    from aigc_course import toys
+    from aigc_course import fewlabels
     from aigc_course._tf import keras
 
     keras.utils.set_random_seed(0)
@@ -83,6 +83,6 @@ def test_training_beats_the_uniform_guess():
         optimizer=keras.optimizers.Adam(3e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    toys.fit_steps(model, x, y, steps=150, batch_size=64)
+    fewlabels.fit_steps(model, x, y, steps=150, batch_size=64)
     probs = keras.ops.softmax(model(x[:500])).numpy()[np.arange(500), y[:500]]
     assert charlm.bits_per_char(probs) < np.log2(len(vocab)) - 1.0
