@@ -9,8 +9,9 @@
   of the cell) becomes :data:`MARKDOWN_STUB`; text before and after is kept;
 * each ``### BEGIN HIDDEN TESTS`` ... ``### END HIDDEN TESTS`` block becomes the comment
   :data:`TESTS_PLACEHOLDER` (the grader runs the solution's version of the cell);
-* outputs, execution counts and volatile metadata are dropped, cell ids are kept, and the JSON is
-  written the way nbformat writes it, so a rebuild is byte-identical and ``--check`` is exact.
+* outputs, execution counts and volatile metadata are dropped (the kernelspec and the
+  ``language_info`` refresh stored are kept), cell ids are kept, and the JSON is written the way
+  nbformat writes it, so a rebuild is byte-identical and ``--check`` is exact.
 
 A graded exercise is a code cell with a line ``### EXERCISE: <id>`` (optionally
 ``### EXERCISE: <id> (2 points)``): whether it runs without error decides pass or fail (see
@@ -31,6 +32,7 @@ from typing import Any
 import nbformat
 
 from aigc_course.colab import repository_path, with_colab_cells
+from aigc_course.errors import ConfigError, NotFoundError
 
 DEFAULT_HINT = "replace this line with your code"
 MARKDOWN_STUB = "*Your answer here.*"
@@ -49,7 +51,7 @@ _EXERCISE = re.compile(
 _STABLE_CELL_KEYS = ("tags",)
 
 
-class MarkerError(ValueError):
+class MarkerError(ConfigError):
     """A solution notebook's markers are unbalanced, nested or misplaced."""
 
 
@@ -225,8 +227,9 @@ def make_exercise(solution: nbformat.NotebookNode, name: str = "notebook") -> nb
     metadata: dict[str, Any] = {}
     if "kernelspec" in solution.metadata:
         metadata["kernelspec"] = dict(solution.metadata.kernelspec)
-    if "name" in solution.metadata.get("language_info", {}):
-        metadata["language_info"] = {"name": solution.metadata.language_info.name}
+    if "language_info" in solution.metadata:
+        # the kernel's own report, as refresh stores it: Lab then leaves an opened notebook clean
+        metadata["language_info"] = dict(solution.metadata.language_info)
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
@@ -249,7 +252,7 @@ def build_exercises(
     """
     solutions, exercises = Path(solutions_dir), Path(exercises_dir)
     if not solutions.is_dir():
-        raise FileNotFoundError(
+        raise NotFoundError(
             f"no solutions folder {str(solutions)!r}: run from the course root or pass --solutions"
         )
     changed: list[Path] = []
@@ -259,7 +262,7 @@ def build_exercises(
         try:
             solution = read_notebook(source)
         except (OSError, ValueError) as err:  # JSON or schema errors are ValueErrors
-            raise ValueError(f"{source}: not a readable notebook: {err}") from None
+            raise ConfigError(f"{source}: not a readable notebook: {err}") from None
         exercise = make_exercise(solution, str(source))
         with_colab_cells(exercise, repository_path(exercises / source.name))
         text = notebook_text(exercise)

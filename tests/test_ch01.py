@@ -34,6 +34,7 @@ def test_table_has_the_anchor_papers_with_their_years():
     years = {m.milestone: m.year for m in load_milestones()}
     assert years["GAN"] == 2014 and years["VAE"] == 2013 and years["DDPM"] == 2020
     assert years["Transformer"] == 2017 and years["BERT"] == 2018 and years["ChatGPT"] == 2022
+    assert years["Neural LM"] == 2003 and years["LSTM text"] == 2013  # text came early too
 
 
 def test_loader_reports_bad_rows(tmp_path):
@@ -64,6 +65,38 @@ def test_plot_timeline_draws_one_dot_and_label_per_row():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="at least one"):
         plot_timeline([])
+
+
+def test_timeline_colours_dots_by_family_with_a_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = load_milestones()
+    ax = plot_timeline(rows)
+    colour_of: dict[str, tuple] = {}
+    for m, line in zip(rows, ax.lines, strict=True):
+        colour = matplotlib.colors.to_rgba(line.get_color())
+        assert colour_of.setdefault(m.family, colour) == colour, f"{m.family}: two colours"
+    assert len(set(colour_of.values())) == len(colour_of), "two families share a colour"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(legend) == sorted(colour_of)
+    plt.close(ax.figure)
+
+
+def test_no_two_dots_of_a_lane_overlap():
+    from aigc_course.timeline import SPREAD, dot_positions
+
+    rows = load_milestones()
+    xs = dot_positions(rows)
+    for i, (a, xa) in enumerate(zip(rows, xs, strict=True)):
+        assert abs(xa - a.year) < 0.5, f"{a.milestone} drawn too far from its year"
+        for b, xb in zip(rows[i + 1 :], xs[i + 1 :], strict=True):
+            if a.modality == b.modality:
+                assert abs(xa - xb) >= SPREAD - 1e-9, f"{a.milestone} hides {b.milestone}"
+    same_year = [m for m in rows if (m.year, m.modality) == (2022, "text")]
+    assert len(same_year) >= 2  # the table does have a crowded spot (InstructGPT, ChatGPT)
 
 
 # --- exercise checks: the stub fails, wrong answers fail, right answers pass -----------------
@@ -161,3 +194,20 @@ def test_autoregressive():
 def test_toy_table_is_a_real_table():
     # the checks rely on a made-up table with a repeated year; keep it a list of Milestone rows
     assert all(isinstance(m, Milestone) for m in ch01._TOY)
+
+
+def test_em_experiment_states_what_was_measured(capsys):
+    """Where the labels are the clusters (ten exact prototypes), the labelled mixture wins: the
+    check must then say so, not repeat the MNIST conclusion."""
+    from aigc_course.checks.ch01 import _em_step, check_em_experiment
+
+    rng = np.random.default_rng(0)
+    prototypes = (rng.random((10, 64)) < 0.5).astype(float)
+    labels = np.repeat(np.arange(10), 30)
+    x, x_test = prototypes[labels], prototypes[np.repeat(np.arange(10), 5)]
+    with pytest.raises(CheckFailed, match="says the opposite"):
+        check_em_experiment(_em_step, True, x, labels, x_test)
+    check_em_experiment(_em_step, False, x, labels, x_test)
+    out = capsys.readouterr().out
+    assert "the labelled mixture explains the pixels better" in out
+    assert "unsupervised clusters explain" not in out

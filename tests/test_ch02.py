@@ -25,7 +25,7 @@ def noisy(x0, t, betas, eps):
     return np.sqrt(a) * x0 + np.sqrt(1.0 - a) * eps
 
 
-def bigram_probs(ids, vocab_size, smoothing=1.0):
+def reference_probs(ids, vocab_size, smoothing=1.0):
     counts = np.full((vocab_size, vocab_size), float(smoothing))
     for a, b in zip(ids[:-1], ids[1:], strict=True):
         counts[a, b] += 1
@@ -50,7 +50,7 @@ RIGHT_FAMILIES = {
 def test_correct_answers_pass(capsys):
     ch02.check_alpha_bar(alpha_bar)
     ch02.check_noising(noisy)
-    ch02.check_bigram(bigram_probs)
+    ch02.check_bigram(reference_probs)
     ch02.check_temperature(softmax_t)
     ch02.check_families(dict(RIGHT_FAMILIES))
     ch02.check_families({k: v.upper() for k, v in RIGHT_FAMILIES.items()})  # case-insensitive
@@ -100,13 +100,13 @@ def test_noising_mistakes():
 
 def test_bigram_mistakes():
     def unsmoothed(ids, vocab_size, smoothing=1.0):
-        return bigram_probs(ids, vocab_size, 1e-9)
+        return reference_probs(ids, vocab_size, 1e-9)
 
     def transposed(ids, vocab_size, smoothing=1.0):
-        return bigram_probs(ids, vocab_size, smoothing).T
+        return reference_probs(ids, vocab_size, smoothing).T
 
     def counts_only(ids, vocab_size, smoothing=1.0):
-        return bigram_probs(ids, vocab_size, smoothing) * 7
+        return reference_probs(ids, vocab_size, smoothing) * 7
 
     with pytest.raises(CheckFailed, match="differ"):
         ch02.check_bigram(unsmoothed)

@@ -29,12 +29,26 @@ def label_drift(a, b, n_classes=10):
 
 
 def make_generate(path, seed=0):
+    from aigc_course import keras
+    from aigc_course.data import to_uint8
+
+    model = keras.saving.load_model(path, compile=False)
     rng = np.random.default_rng(seed)
 
     def generate(n):
-        return rng.integers(0, 256, (n, 28, 28)).astype(np.uint8)
+        z = rng.standard_normal((n, model.input_shape[-1])).astype("float32")
+        return to_uint8(model(z, training=False))
 
     return generate
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    from aigc_course.models import build_generator
+
+    path = tmp_path_factory.mktemp("ch03") / "generator.keras"
+    build_generator(latent_dim=8, width=4).save(path)
+    return path
 
 
 def test_stubs_are_reported_as_not_attempted():
@@ -90,27 +104,47 @@ def test_label_drift():
         ch03.check_label_drift(counts)
 
 
-def test_make_generate():
-    ch03.check_make_generate(make_generate, "model.keras")
+def test_make_generate(model_path):
+    ch03.check_make_generate(make_generate, model_path)
 
     def same_noise(path, seed=0):
         return lambda n: make_generate(path, seed)(n)
 
     with pytest.raises(CheckFailed, match="identical"):
-        ch03.check_make_generate(same_noise, "model.keras")
+        ch03.check_make_generate(same_noise, model_path)
 
     def unseeded(path, seed=0):
         return make_generate(path, seed=np.random.randint(1 << 30))
 
     with pytest.raises(CheckFailed, match="second time"):
-        ch03.check_make_generate(unseeded, "model.keras")
+        ch03.check_make_generate(unseeded, model_path)
     with pytest.raises(CheckFailed, match="dtype"):
         ch03.check_make_generate(
-            lambda path, seed=0: lambda n: np.zeros((n, 28, 28), np.float32), "model.keras"
+            lambda path, seed=0: lambda n: np.zeros((n, 28, 28), np.float32), model_path
         )
+
+    def training_mode(path, seed=0):
+        from aigc_course import keras
+        from aigc_course.data import to_uint8
+
+        model = keras.saving.load_model(path, compile=False)
+        rng = np.random.default_rng(seed)
+        return lambda n: to_uint8(
+            model(rng.standard_normal((n, model.input_shape[-1])).astype("float32"), training=True)
+        )
+
+    with pytest.raises(CheckFailed, match="training=True"):
+        ch03.check_make_generate(training_mode, model_path)
+
+    def unit_range(path, seed=0):
+        serve = make_generate(path, seed)
+        return lambda n: (np.clip(serve(n) / 127.5 - 1.0, 0, 1) * 255).astype(np.uint8)
+
+    with pytest.raises(CheckFailed, match=r"as if it were \[0, 1\]"):
+        ch03.check_make_generate(unit_range, model_path)
     with pytest.raises(CheckFailed, match="shape"):
         ch03.check_make_generate(
-            lambda path, seed=0: lambda n: np.zeros((n, 28, 28, 1), np.uint8), "model.keras"
+            lambda path, seed=0: lambda n: np.zeros((n, 28, 28, 1), np.uint8), model_path
         )
 
 
@@ -118,9 +152,9 @@ def test_multiple_choice():
     ch03.check_evaluation_choice("B")
     ch03.check_monitoring_diagnosis(" c")
     for wrong in ("a", "c", "d"):
-        with pytest.raises(CheckFailed, match="not the best"):
+        with pytest.raises(CheckFailed, match="is not right"):
             ch03.check_evaluation_choice(wrong)
-    with pytest.raises(CheckFailed, match="does not fit"):
+    with pytest.raises(CheckFailed, match="is not right"):
         ch03.check_monitoring_diagnosis("a")
     for malformed in ("bc", "e", 1):
         with pytest.raises(CheckFailed, match="one letter"):
@@ -152,8 +186,8 @@ def test_histogram_and_total_variation():
 @pytest.fixture(scope="module")
 def tiny_gan():
     from aigc_course._tf import keras
+    from aigc_course.gan import GAN
     from aigc_course.models import build_discriminator, build_generator
-    from aigc_course.training import GAN
 
     keras.utils.set_random_seed(0)
     gan = GAN(build_generator(8, 4), build_discriminator(4), latent_dim=8)
@@ -184,6 +218,61 @@ def test_copy_and_fine_tune_leave_the_original_alone(tiny_gan):
         fine_tune(twin, images, steps=0)
     with pytest.raises(ValueError, match="GAN"):
         copy_gan(tiny_gan.generator)
+
+
+def test_snapshots_are_chosen_on_the_score_and_restored(tiny_gan):
+    from aigc_course.workflow import choose_snapshot, copy_gan, fine_tune_snapshots
+
+    twin = copy_gan(tiny_gan, learning_rate=1e-3)
+    images = np.random.default_rng(0).integers(0, 256, (40, 28, 28)).astype(np.uint8)
+    snaps = fine_tune_snapshots(twin, images, steps=(4, 2), batch_size=8, verbose=0)
+    assert list(snaps) == [2, 4]
+    assert not all(
+        np.array_equal(a, b) for a, b in zip(snaps[2], snaps[4], strict=True)
+    ), "the two snapshots should differ"
+    # the generator is left at the last snapshot
+    for a, b in zip(twin.generator.get_weights(), snaps[4], strict=True):
+        np.testing.assert_array_equal(a, b)
+    z = np.random.default_rng(1).standard_normal((5, 8)).astype("float32")
+    # a score that prefers the 2-step weights: distance of the output to the 2-step output
+    twin.generator.set_weights(snaps[2])
+    target = np.asarray(twin.generator(z, training=False))
+    twin.generator.set_weights(snaps[4])
+
+    def score(g):
+        return float(np.abs(np.asarray(g(z, training=False)) - target).mean())
+
+    best, scores = choose_snapshot(twin.generator, snaps, score)
+    assert best == 2 and scores[2] == 0.0 < scores[4]
+    for a, b in zip(twin.generator.get_weights(), snaps[2], strict=True):
+        np.testing.assert_array_equal(a, b)  # the chosen weights are loaded
+    with pytest.raises(ValueError, match="steps"):
+        fine_tune_snapshots(twin, images, steps=(), batch_size=8)
+    with pytest.raises(ValueError, match="snapshots"):
+        choose_snapshot(twin.generator, {}, score)
+
+
+def test_samples_of_class_filters_by_the_classifier_and_reports_the_share():
+    from aigc_course._tf import keras
+    from aigc_course.workflow import samples_of_class
+
+    # a "generator" whose image brightness follows z[0]; a classifier: class 1 = bright
+    z_in = keras.Input((2,))
+    x = keras.layers.Lambda(lambda z: keras.ops.tanh(3.0 * z[:, :1]) * keras.ops.ones((1, 784)))(
+        z_in
+    )
+    generator = keras.Model(z_in, keras.layers.Reshape((28, 28, 1))(x))
+    img = keras.Input((28, 28, 1))
+    mean = keras.layers.GlobalAveragePooling2D()(img)
+    logits = keras.layers.Concatenate()([-50.0 * mean, 50.0 * mean] + [-1e3 * mean**2] * 8)
+    classifier = keras.Model(img, keras.layers.Softmax()(logits))
+
+    bright, share = samples_of_class(generator, classifier, 1, n=100, seed=0)
+    assert bright.shape == (100, 28, 28) and bright.dtype == np.uint8
+    assert (bright.astype(int).mean(axis=(1, 2)) > 127).all()
+    assert 0.4 < share < 0.6  # half of N(0, 1) is positive
+    few, share_of_none = samples_of_class(generator, classifier, 5, n=10, max_draws=4_000)
+    assert len(few) == 0 and share_of_none == 0.0
 
 
 def test_export_and_serve_round_trip(tiny_gan, tmp_path):

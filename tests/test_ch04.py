@@ -74,8 +74,10 @@ def test_conceptual_answers():
         ch04.check_article_discriminator_loss("worse")
     ch04.check_value_at_optimum(-math.log(4))
     ch04.check_value_at_optimum(-1.3863)
-    with pytest.raises(CheckFailed, match="D\\*\\(x\\) = 1/2"):
+    with pytest.raises(CheckFailed, match="sign is flipped"):
         ch04.check_value_at_optimum(math.log(4))
+    with pytest.raises(CheckFailed, match="D\\*\\(x\\) = 1/2"):
+        ch04.check_value_at_optimum(-math.log(3))
     with pytest.raises(CheckFailed, match="one number"):
         ch04.check_value_at_optimum("-log 4")
     # untouched answers (the exercise notebook starts them at None) are "not attempted", not wrong
@@ -83,3 +85,16 @@ def test_conceptual_answers():
         ch04.check_article_discriminator_loss(None)
     with pytest.raises(NotAttempted, match="answer_q2"):
         ch04.check_value_at_optimum(None)
+
+
+def test_aliases_of_the_library_are_not_the_students_code():
+    # issue 15: `non_saturating_loss = aigc_course.losses.generator_loss` and
+    # `jsd = game1d.js_divergence` passed although the exercise says to write them
+    from aigc_course import game1d, losses
+
+    with pytest.raises(CheckFailed, match="a library function, not your own code"):
+        ch04.check_non_saturating_loss(losses.generator_loss)
+    with pytest.raises(CheckFailed, match="a library function, not your own code"):
+        ch04.check_jsd(game1d.js_divergence)
+    with pytest.raises(CheckFailed, match="calls js_divergence"):
+        ch04.check_jsd(lambda p, q, x: game1d.js_divergence(p, q, x))

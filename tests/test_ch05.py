@@ -4,7 +4,6 @@ right answers pass; and the FID-per-epoch callback of aigc_course.monitoring."""
 import numpy as np
 import pytest
 
-from aigc_course._tf import keras
 from aigc_course.checks import CheckFailed, NotAttempted, ch05
 from aigc_course.data import to_uint8
 
@@ -81,47 +80,3 @@ def test_fid_floor(capsys):
             ch05.check_fid_floor(wrong)
     with pytest.raises(CheckFailed, match="one letter"):
         ch05.check_fid_floor(3)
-
-
-def test_fid_per_epoch_logs_fid_and_floor(monkeypatch, tmp_path):
-    from aigc_course.data import load_dataset, make_dataset
-    from aigc_course.metrics import fid
-    from aigc_course.monitoring import FIDPerEpoch
-    from aigc_course.training import build_gan, get_profile
-
-    monkeypatch.setenv("AIGC_SMOKE", "1")
-    monkeypatch.setenv("AIGC_CACHE_DIR", str(tmp_path))
-    images, _ = load_dataset("mnist", verbose=False)
-    profile = get_profile("smoke")
-    keras.utils.set_random_seed(0)
-    gan = build_gan(profile)
-    callback = FIDPerEpoch(images, n=100, every_epochs=1, seed=3)
-    history = gan.fit(
-        make_dataset(images, profile.batch_size, repeat=True),
-        epochs=2,
-        steps_per_epoch=2,
-        callbacks=[callback],
-        shuffle=False,
-        verbose=0,
-    )
-    assert callback.epochs == [1, 2]
-    assert history.history["fid"] == pytest.approx(callback.scores)
-    assert 0 < callback.floor < min(callback.scores)
-    # the last score is plain FID of the same noise's images against the same real set
-    z = np.random.default_rng(3).standard_normal((100, profile.latent_dim)).astype("float32")
-    picks = np.random.default_rng(3).permutation(len(images))[:200]
-    reference = images[np.sort(picks[:100])]
-    generated = np.asarray(gan.generator(z, training=False))
-    want = fid(generated, reference, classifier=callback.classifier)
-    assert callback.scores[-1] == pytest.approx(want, rel=1e-6)
-
-
-def test_fid_per_epoch_rejects_bad_input():
-    from aigc_course.monitoring import FIDPerEpoch
-
-    with pytest.raises(ValueError, match="N >= 2 \\* n"):
-        FIDPerEpoch(np.zeros((10, 28, 28), np.uint8), n=10)
-    with pytest.raises(ValueError, match="uint8"):
-        FIDPerEpoch(np.zeros((100, 28, 28), np.float32), n=10)
-    with pytest.raises(ValueError, match="every_epochs"):
-        FIDPerEpoch(np.zeros((100, 28, 28), np.uint8), n=10, every_epochs=0)

@@ -119,7 +119,18 @@ def test_discriminator_accuracy(capsys):
         ch06.check_discriminator_accuracy(lambda r, f: _accuracy(r, f, reset_first=True))
     with pytest.raises(CheckFailed, match="threshold at 0"):
         ch06.check_discriminator_accuracy(lambda r, f: _accuracy(r, f, threshold=0.5))
-    only_real = lambda r, f: float(np.mean(np.asarray(r) > 0))  # noqa: E731
+
+    def only_real(real_logits, fake_logits):
+        metric = keras.metrics.BinaryAccuracy(threshold=0.0)
+        metric.update_state(keras.ops.ones_like(real_logits), real_logits)
+        return float(metric.result())
+
+    with pytest.raises(CheckFailed, match="BinaryAccuracy"):  # the number, but not the point
+        ch06.check_discriminator_accuracy(
+            lambda r, f: float(
+                (np.sum(np.asarray(r) > 0) + np.sum(np.asarray(f) < 0)) / (r.shape[0] + f.shape[0])
+            )
+        )
     with pytest.raises(CheckFailed, match="fake images"):
         ch06.check_discriminator_accuracy(only_real)
 

@@ -92,7 +92,7 @@ def test_outputs_metadata_and_ids_are_stable(course):
             "language": "python",
             "name": "python3",
         },
-        "language_info": {"name": "python"},
+        "language_info": {"name": "python", "version": "3.12.0"},  # the solution's, whole
     }
     raw = (course[1] / "01_fixture.ipynb").read_text(encoding="utf-8")
     assert raw == json.dumps(json.loads(raw), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
@@ -174,6 +174,7 @@ def test_notebooks_without_cell_ids_get_deterministic_ones(tmp_path):
     assert first == (tmp_path / "b" / "exercises" / "02_old.ipynb").read_bytes()
     nb = nbformat.reads(first.decode(), as_version=4)
     nbformat.validate(nb)
+    assert nb.metadata.language_info == raw["metadata"]["language_info"]  # kept whole
     own = [c for c in nb.cells if "colab" not in c.metadata.get("tags", [])]
     assert own[0].id == read_notebook(solutions / "02_old.ipynb").cells[0].id
 
@@ -250,6 +251,7 @@ def assert_solution_passes_and_exercise_does_not(solution: Path, tmp_path: Path)
     """Execute ``solution`` and its generated exercise with the grader; every graded cell must
     pass in the solution and none in the untouched exercise. Reusable for any notebook."""
     from aigc_course.grading import grade
+    from aigc_course.grading.sandbox import sandbox_available
 
     graded = find_exercises(read_notebook(solution), str(solution))
     assert graded, (
@@ -259,13 +261,15 @@ def assert_solution_passes_and_exercise_does_not(solution: Path, tmp_path: Path)
     exercise = tmp_path / "student" / solution.name
     exercise.parent.mkdir()
     exercise.write_text(notebook_text(make_exercise(read_notebook(solution))), encoding="utf-8")
-    report = grade([solution, exercise], solution.parent, timeout=300)
+    mode = {} if sandbox_available() else {"unsafe_no_sandbox": True}  # our own notebooks
+    report = grade([solution, exercise], solution.parent, timeout=300, jobs=2, **mode)
     by_student = {
         who: {r.exercise: (r.status, r.message) for r in report.results if r.student == who}
         for who in (solution.parent.name, "student")
     }
     for exercise_id, (status, message) in by_student[solution.parent.name].items():
         assert status == "passed", f"solution {solution.name}/{exercise_id}: {status}: {message}"
+    assert report.flags == {}, f"honest notebooks flagged: {report.flags}"
     for exercise_id, (status, message) in by_student["student"].items():
         assert (
             status == "not attempted"

@@ -46,6 +46,9 @@ __all__ = [
     "check_true",
     "check_finite",
     "check_letter",
+    "check_choice",
+    "check_own_code",
+    "check_uses",
 ]
 
 
@@ -55,13 +58,22 @@ class CheckFailed(AssertionError):
     def __init__(self, message: str, hint: str | None = None) -> None:
         self.message = message
         self.hint = hint
+        self.reread: str | None = None
         super().__init__(message if hint is None else f"{message}\nhint: {hint}")
+
+    def add_reread(self, where: str) -> None:
+        """Point at the section of the chapter that teaches what went wrong."""
+        if self.reread is None:
+            self.reread = where
+            self.args = (f"{self.args[0]}\nreread: {where}",)
 
     def _render_traceback_(self) -> list[str]:
         # IPython shows these lines instead of a traceback: the message is the whole story.
         lines = [f"✘ {self.message}"]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
+        if self.reread:
+            lines.append(f"  reread: {self.reread}")
         return lines
 
 
@@ -76,18 +88,26 @@ def _not_attempted(name: str, err: NotImplementedError) -> NotAttempted:
     return err if isinstance(err, NotAttempted) else NotAttempted(name, str(err))
 
 
-def check(fn: F) -> F:
+def check(fn: F | None = None, *, reread: str | None = None) -> Any:
     """Decorator for a check function: a ``NotImplementedError`` raised by the student's code
-    (the untouched stub) becomes :class:`NotAttempted` named after the check."""
+    (the untouched stub) becomes :class:`NotAttempted` named after the check. With
+    ``@check(reread="chapter 04, section 3 (...)")`` every failure also says where to reread."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except NotImplementedError as err:
-            raise _not_attempted(fn.__name__, err) from None
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except NotImplementedError as err:
+                raise _not_attempted(fn.__name__, err) from None
+            except CheckFailed as err:
+                if reread:
+                    err.add_reread(reread)
+                raise
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate(fn) if fn is not None else decorate
 
 
 def run_check(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -279,7 +299,10 @@ def check_close(
     if arr.dtype.kind not in "biufc":
         raise CheckFailed(f"{name}: expected numbers, got dtype {arr.dtype.name}", hint)
     have = arr.astype(np.float64)
-    check_finite(name, have)
+    try:
+        check_finite(name, have)
+    except CheckFailed as err:
+        raise CheckFailed(err.message, hint or err.hint) from None
     close = np.isclose(have, want, atol=atol, rtol=rtol)
     if close.all():
         return
@@ -293,3 +316,77 @@ def check_close(
         f"{_fmt(where)}: expected {_fmt(want[where])}, got {_fmt(have[where])}",
         hint,
     )
+
+
+def check_choice(
+    name: str, answer: Any, right: str, why_not: dict[str, str], not_attempted: str
+) -> str:
+    """A multiple-choice answer whose distractors are real misconceptions: a wrong letter fails
+    with the misconception it stands for (``why_not[letter]``). Returns the letter."""
+    letter = check_letter(name, answer, not_attempted=not_attempted)
+    if letter != right:
+        raise CheckFailed(f"{answer!r} is not right: {why_not[letter]}")
+    return letter
+
+
+def _called_names(source: str) -> set[str]:
+    import ast
+    import re
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:  # e.g. a lambda cut out of a longer line: fall back to the words
+        return set(re.findall(r"(\w+)\s*\(", source))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+    return names
+
+
+def _source(fn: Any) -> str | None:
+    import inspect
+
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):  # no source to read (e.g. defined by exec): judge by values
+        return None
+    name = getattr(fn, "__name__", "")
+    head = "\n".join(source.lstrip().splitlines()[:5])  # decorators may come first
+    if f"def {name}" not in head and "lambda" not in head:
+        return None  # linecache found some other file's lines: judge by values only
+    return source
+
+
+def check_own_code(name: str, fn: Any, forbidden: Sequence[str], why: str) -> None:
+    """``fn`` is the student's own code: neither one of the course's or a library's functions
+    itself, nor a function that calls any of ``forbidden`` (read from its source with ``ast``)."""
+    module = getattr(fn, "__module__", None) or ""
+    if module.split(".")[0] in {"aigc_course", "keras", "tensorflow", "numpy", "scipy"}:
+        raise CheckFailed(
+            f"{name} is {module}.{getattr(fn, '__name__', '?')}, a library function, "
+            "not your own code",
+            why,
+        )
+    source = _source(fn)
+    if source is None:
+        return
+    used = sorted(_called_names(source) & set(forbidden))
+    if used:
+        raise CheckFailed(f"{name} calls {used[0]}, the library's version of the answer", why)
+
+
+def check_uses(name: str, fn: Any, required: str, why: str) -> None:
+    """``fn``'s source calls ``required`` (e.g. ``BinaryAccuracy``), read with ``ast``."""
+    source = _source(fn)
+    if source is None or "NotImplementedError" in source:
+        return  # an untouched stub: calling it reports "not attempted"
+    called = _called_names(source)
+    for helper in list(called):  # one level down: the student's own helper functions
+        inner = getattr(fn, "__globals__", {}).get(helper)
+        if inner is not fn and callable(inner) and (text := _source(inner)) is not None:
+            called |= _called_names(text)
+    if required not in called:
+        raise CheckFailed(f"{name} does not use {required}", why)
