@@ -7,7 +7,9 @@ nbval itself runs over ``notebooks/`` and ``solutions/`` in the same pytest sess
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -31,7 +33,19 @@ NOISE = re.compile(
 )
 AUTHOR_PATHS = re.compile(
     r"/root/|/home/\w+|/work/|/Users/\w+|[A-Za-z]:\\\\Users|/tmp/(?!ipykernel)"
+    r"|/[^\s\"'\x1b]*/(?:site|dist)-packages/"  # refresh shows these as .../site-packages/
 )
+#: Every key ipykernel reports in ``language_info``: JupyterLab writes the kernel's report into
+#: an opened notebook, so a notebook storing less turns "modified" as soon as it is opened.
+LANGUAGE_INFO_KEYS = {
+    "name",
+    "version",
+    "mimetype",
+    "codemirror_mode",
+    "pygments_lexer",
+    "nbconvert_exporter",
+    "file_extension",
+}
 
 
 def _ids(paths: list[Path]) -> list[str]:
@@ -58,6 +72,17 @@ def _output_text(cell) -> str:
                 if mime.startswith("text/"):
                     parts.append(value if isinstance(value, str) else "".join(value))
     return "".join(parts)
+
+
+def machine_paths(nb) -> list[str]:
+    """Paths of the machine a notebook was made on, anywhere in its outputs (tracebacks too)."""
+    found = []
+    for i, cell in enumerate(_code_cells(nb), start=1):
+        texts = [_output_text(cell)]
+        texts += [line for out in cell.outputs for line in out.get("traceback", [])]
+        for text in texts:
+            found += [f"code cell {i}: {m.group(0)!r}" for m in AUTHOR_PATHS.finditer(text)]
+    return found
 
 
 def test_there_are_notebooks() -> None:
@@ -90,10 +115,8 @@ def test_committed_notebook_hygiene(path: Path) -> None:
         if "raises-exception" not in _tags(cell):
             assert not errors, f"{path.name} cell {i}: stored error {errors[0].ename}"
         assert not NOISE.search(text), f"{path.name} cell {i}: TensorFlow log noise in output"
-        match = AUTHOR_PATHS.search(text)
-        assert (
-            not match
-        ), f"{path.name} cell {i}: machine-specific path {match.group(0)!r} in output"
+    paths = machine_paths(nb)
+    assert not paths, f"{path.name}: machine-specific paths in outputs (refresh it): {paths[:3]}"
 
     with_output = [c for c in code if c.outputs]
     compared = [c for c in with_output if IGNORE_TAG not in _tags(c)]
@@ -107,6 +130,34 @@ def test_committed_notebook_hygiene(path: Path) -> None:
     }, f"{path.name}: unstable notebook metadata {sorted(nb.metadata)}; refresh it"
 
 
+def test_a_planted_machine_path_in_a_traceback_is_caught() -> None:
+    nb = nbformat.read(ROOT / "notebooks" / "06_debugging_the_article.ipynb", as_version=4)
+    assert not machine_paths(nb)
+    errors = [o for c in _code_cells(nb) for o in c.outputs if o.output_type == "error"]
+    assert errors, "chapter 06 stores the article's real errors; the plant needs a traceback"
+    errors[0].traceback.append(
+        "\x1b[32m/opt/alice/aigc/.venv/lib/python3.11/site-packages/keras/src/ops.py:12\x1b[39m"
+    )
+    found = machine_paths(nb)
+    assert len(found) == 1 and "'/opt/alice/aigc/.venv/lib/python3.11/site-packages/'" in found[0]
+
+
+def test_notebooks_store_the_language_info_a_kernel_reports() -> None:
+    """Opening a notebook must not modify it: each stores the kernel's whole language_info,
+    and all of them the same one (one refresh environment; see tests/test_browser.py for the
+    check in JupyterLab itself)."""
+    infos = {}
+    for path in COMMITTED + EXERCISES:
+        info = nbformat.read(path, as_version=4).metadata.get("language_info", {})
+        missing = LANGUAGE_INFO_KEYS - set(info)
+        assert not missing, (
+            f"{path.relative_to(ROOT)}: language_info lacks {sorted(missing)}; refresh it with "
+            "`aigc-course refresh` (exercises: `aigc-course exercises build`)"
+        )
+        infos.setdefault(json.dumps(info, sort_keys=True), []).append(path.name)
+    assert len(infos) == 1, f"notebooks refreshed with different Pythons: {infos}"
+
+
 @pytest.mark.parametrize("path", EXERCISES, ids=_ids(EXERCISES))
 def test_exercise_notebooks_are_clean(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
@@ -116,6 +167,24 @@ def test_exercise_notebooks_are_clean(path: Path) -> None:
             not cell.outputs and cell.execution_count is None
         ), f"{path.name}: exercise notebooks are handed out without outputs"
         assert "### BEGIN SOLUTION" not in cell.source and "HIDDEN TESTS" not in cell.source
+
+
+def test_each_notebook_is_one_scope_for_the_two_workers() -> None:
+    """conftest.py keeps everything that runs one notebook on one pytest-xdist worker, in order:
+    nbval's cells share a kernel, and nbval and papermill write the same runs/ files."""
+    spec = importlib.util.spec_from_file_location("repository_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for path, test_id in zip(COMMITTED, _ids(COMMITTED), strict=True):
+        name = path.relative_to(ROOT).as_posix()
+        cells = {module.notebook_scope(f"{name}::Cell {i}") for i in (0, 7)}
+        papermill = (
+            f"tests/test_notebooks.py::test_papermill_runs_with_injected_parameters[{test_id}]"
+        )
+        assert cells == {module.notebook_scope(papermill)} == {name}
+    assert module.notebook_scope("tests/test_data.py::test_a") != module.notebook_scope(
+        "tests/test_data.py::test_b"
+    ), "tests that run no notebook must be free to go to either worker"
 
 
 def _smoke_parameters(nb) -> dict:
@@ -205,7 +274,7 @@ def test_papermill_injection_changes_the_run(tmp_path: Path) -> None:
     assert "Showing 3 real images" in texts
 
 
-def _nbval(notebook: Path) -> subprocess.CompletedProcess:
+def _nbval(notebook: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     cmd = [
         sys.executable,
         "-m",
@@ -219,7 +288,14 @@ def _nbval(notebook: Path) -> subprocess.CompletedProcess:
         "-q",
         str(notebook),
     ]
-    return subprocess.run(cmd, cwd=notebook.parent, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        cmd,
+        cwd=notebook.parent,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_nbval_bites_on_a_changed_stored_number(tmp_path: Path) -> None:
@@ -254,3 +330,43 @@ def test_nbval_bites_on_a_changed_stored_number(tmp_path: Path) -> None:
     failed = _nbval(bad)
     assert failed.returncode != 0, "nbval passed a notebook whose stored output was changed"
     assert "1 failed" in failed.stdout, failed.stdout[-3000:]
+
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture
+def every_data_source(tmp_path: Path) -> dict[str, str]:
+    """A machine with every optional source of Fashion-MNIST: Debian's package (needed), a folder
+    in AIGC_DATA_DIR and a Keras download cache (both made from it)."""
+    if not DEBIAN_FASHION.is_dir() and not os.environ.get("AIGC_EXPECT_FULL_DATA"):
+        pytest.skip("needs the full Fashion-MNIST: sudo apt-get install dataset-fashion-mnist")
+    files = sorted(DEBIAN_FASHION.glob("*-ubyte.gz"))
+    assert len(files) == 4, f"{DEBIAN_FASHION} should hold the four IDX files"
+    for folder in (
+        tmp_path / "data" / "fashion_mnist",
+        tmp_path / "keras" / "datasets" / "fashion-mnist",
+    ):
+        folder.mkdir(parents=True)
+        for f in files:
+            (folder / f.name).symlink_to(f)
+    return {"AIGC_DATA_DIR": str(tmp_path / "data"), "KERAS_HOME": str(tmp_path / "keras")}
+
+
+@pytest.mark.full_data
+def test_stored_outputs_do_not_depend_on_optional_data(every_data_source) -> None:
+    """00_start_here, which lists the data sources and loads both datasets in compared cells,
+    matches its stored outputs on a machine that has Fashion-MNIST three times over: the test
+    command pins AIGC_DATA_SOURCE=shipped, as refresh does. (Chapter 02 loads Fashion-MNIST too,
+    but compares only shapes, which the source does not change.)"""
+    result = _nbval(ROOT / "notebooks" / "00_start_here.ipynb", every_data_source)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+@pytest.mark.full_data
+def test_without_the_pin_optional_data_would_change_stored_outputs(every_data_source) -> None:
+    """The control: unpinned, the same machine prints other sources, so the test above can fail."""
+    env = {**every_data_source, "AIGC_DATA_SOURCE": "auto"}
+    result = _nbval(ROOT / "notebooks" / "00_start_here.ipynb", env)
+    assert result.returncode != 0, "00_start_here matched although its data sources changed"
+    assert "AIGC_DATA_DIR/fashion_mnist" in result.stdout, result.stdout[-3000:]
