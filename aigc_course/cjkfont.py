@@ -35,6 +35,10 @@ INSTALL_HINT = (
 )
 
 
+#: matplotlib's warning for a character the font lacks ("Glyph 29440 (...) missing from font(s)")
+_MISSING_GLYPH = r"Glyph \d+ .*missing from"
+
+
 def _available() -> set[str]:
     from matplotlib import font_manager
 
@@ -61,6 +65,8 @@ def use_cjk_font(verbose: bool = True) -> str | None:
     if found is None:
         if verbose:
             print("note: " + INSTALL_HINT)
+        # said once above (or not wanted): not again for every character of every figure
+        warnings.filterwarnings("ignore", message=_MISSING_GLYPH, category=UserWarning)
         return None
     families = [f for f in mpl.rcParams["font.sans-serif"] if f != found]
     mpl.rcParams["font.sans-serif"] = [found, *families]

@@ -35,6 +35,27 @@ def test_no_font_prints_how_to_install_one(monkeypatch, capsys):
     assert cjkfont.use_cjk_font(verbose=False) is None and capsys.readouterr().out == ""
 
 
+def test_without_a_font_chinese_labels_draw_without_a_warning_per_glyph(monkeypatch):
+    """A notebook cell that draws Chinese must print the same (nothing on stderr) with or
+    without a CJK font: nbval compares the outputs on machines that have none."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+    from matplotlib import font_manager
+
+    monkeypatch.setattr(cjkfont, "_available", lambda: {"DejaVu Sans"})
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda: [])
+    mpl.rcParams["font.sans-serif"] = ["DejaVu Sans"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert cjkfont.use_cjk_font(verbose=False) is None
+        fig, ax = plt.subplots()
+        ax.set_title("牀前明月光")
+        fig.canvas.draw()
+        plt.close(fig)
+    assert [str(w.message) for w in caught if "missing from" in str(w.message)] == []
+
+
 def test_a_font_file_outside_matplotlibs_cache_is_added(monkeypatch):
     from matplotlib import font_manager
 

@@ -155,12 +155,12 @@ def grade(
 
     if os.name == "nt":  # the runner needs POSIX signals and pipes, even without a sandbox
         raise SandboxUnavailable("grading needs Linux (or macOS, unsandboxed): use WSL2 on Windows")
-    if not unsafe_no_sandbox:
-        sandbox.check_sandbox()
     hidden = Path(hidden_tests) if hidden_tests is not None else None
     solutions = plan.load_solutions(Path(solutions_dir), hidden)
     items = paths if isinstance(paths, list) else [paths]
     found = [p for item in items for p in _submissions(Path(item))]
+    if not unsafe_no_sandbox:  # after the arguments: a typo is reported before the machine
+        sandbox.check_sandbox()
     secrets = [Path(solutions_dir), *([hidden] if hidden else []), *map(Path, items)]
     if json_out is not None:
         secrets.append(Path(json_out).parent)

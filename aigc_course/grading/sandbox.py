@@ -9,7 +9,8 @@ left behind), has no network, and its file system is built from scratch:
   ``aigc_course`` package, and the data folders the course reads (``AIGC_DATA_DIR``, Keras'
   dataset cache, ``AIGC_CACHE_DIR``);
 * writable: ``/sandbox`` only, a ``tmpfs`` of ``Limits.disk_mb`` (home, ``/tmp`` and the
-  working folder live there), which disappears with the sandbox;
+  working folder live there), which disappears with the sandbox (when the course itself lives
+  under ``/tmp``, ``/tmp`` is a second tmpfs of the same cap instead of a link into it);
 * its own copy of the submitted notebook, read-only, in the working folder.
 
 The runner then caps its own memory, processes, file size and CPU time with ``setrlimit``
@@ -185,6 +186,12 @@ def bwrap_command(notebook_copy: Path, secrets: list[Path], disk_mb: int) -> lis
             args += ["--ro-bind", link, link]
     binds = read_only_binds(secrets)
     parents = {parent for folder in binds for parent in folder.parents if parent != Path("/")}
+    tmp_holds_the_course = Path("/tmp") in parents  # e.g. a clone in /tmp
+    if tmp_holds_the_course:
+        # /tmp cannot be the link to the student's folder: it is a second capped tmpfs instead,
+        # under which the course's folders are bound like anywhere else
+        parents.discard(Path("/tmp"))
+        args += ["--perms", "1777", "--size", str(disk_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     for parent in sorted(parents, key=lambda p: len(p.parts)):
         args += ["--perms", "0755", "--dir", str(parent)]  # bwrap would make them 0700
     for folder in binds:
@@ -193,7 +200,9 @@ def bwrap_command(notebook_copy: Path, secrets: list[Path], disk_mb: int) -> lis
     args += ["--perms", "1777", "--size", str(disk_mb * 1024 * 1024), "--tmpfs", str(SANDBOX)]
     args += ["--perms", "1777", "--dir", str(WORKDIR)]
     args += ["--ro-bind", str(notebook_copy), str(WORKDIR / "submission.ipynb")]
-    args += ["--symlink", str(SANDBOX / "tmp"), "/tmp", "--remount-ro", "/"]
+    if not tmp_holds_the_course:
+        args += ["--symlink", str(SANDBOX / "tmp"), "/tmp"]
+    args += ["--remount-ro", "/"]
     args += ["--chdir", str(WORKDIR), "--clearenv"]
     for key, value in runner_env(SANDBOX / "home", SANDBOX / "tmp").items():
         args += ["--setenv", key, value]
