@@ -185,6 +185,16 @@ def test_each_notebook_is_one_scope_for_the_two_workers() -> None:
     assert module.notebook_scope("tests/test_data.py::test_a") != module.notebook_scope(
         "tests/test_data.py::test_b"
     ), "tests that run no notebook must be free to go to either worker"
+    wrong = "tests/test_wrong_answers.py::test_a_wrong_answer_fails_naming_the_mistake"
+    assert module.notebook_scope(f"{wrong}[08/causal_mask-transposed]") == module.notebook_scope(
+        "tests/test_wrong_answers.py::test_the_solution_passes_and_the_stub_is_not_attempted"
+        "[08/causal_mask]"
+    ) != module.notebook_scope(f"{wrong}[07/schedule-x]"), "one solutions run per chapter"
+    for path in module.ONE_WORKER_MODULES:
+        assert (ROOT / path).exists(), path
+        assert module.notebook_scope(f"{path}::test_a") == module.notebook_scope(
+            f"{path}::test_b[x]"
+        ), "a costly module fixture is built once"
 
 
 def _smoke_parameters(nb) -> dict:
@@ -235,7 +245,10 @@ def _papermill(path: Path, out: Path, parameters: dict) -> None:
             raise
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + SOLUTIONS, ids=_ids(NOTEBOOKS + SOLUTIONS))
+# The chapters, as an instructor batch-runs them. Solutions notebooks are not run a third time
+# here: nbval runs them, the grader runs them (tests/test_exercises.py), and papermill runs their
+# exercise twins with the same parameters cell (test_exercise_notebooks_stop_only_at_stubs).
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_papermill_runs_with_injected_parameters(path: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     parameters = _smoke_parameters(nb)

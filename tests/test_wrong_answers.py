@@ -119,12 +119,12 @@ def notebook(request, tmp_path_factory):
 
 
 WRONG = [
-    pytest.param(name, wrong, id=f"{wrong.exercise}-{wrong.mistake}")
+    pytest.param(name, wrong, id=f"{name[:2]}/{wrong.exercise}-{wrong.mistake}")
     for name, entries in CORPUS.items()
     for wrong in entries
 ]
 ALL = [
-    pytest.param(path.name, exercise.id, id=exercise.id)
+    pytest.param(path.name, exercise.id, id=f"{path.name[:2]}/{exercise.id}")
     for path in sorted((ROOT / "solutions").glob("*.ipynb"))
     for exercise in find_exercises(read_notebook(path), path.name)
 ]
