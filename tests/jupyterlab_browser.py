@@ -10,6 +10,7 @@ problem a reader would see is reported by kind (:data:`KINDS`).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -221,8 +222,14 @@ def lab_and_browser(root: Path, executable: str, env: dict[str, str]) -> Iterato
 class LabPage:
     """One browser tab running JupyterLab; it records console errors and failed requests."""
 
+    _count = itertools.count()
+
     def __init__(self, browser, server: LabServer):
         self.server = server
+        # A workspace of its own: JupyterLab restores a shared workspace's layout in every tab,
+        # so a second tab would reopen the first one's notebooks, attach to their kernels and
+        # log "Comm not found" for widgets it never created.
+        self.workspace = f"tab{next(self._count)}"
         self.page = browser.new_page(viewport=WINDOW)
         self.events: list[tuple[str, str]] = []
         self.page.on("console", self._on_console)
@@ -247,7 +254,10 @@ class LabPage:
         one by its address, the next ones with File > Open from Path... in the same Lab."""
         opening = Opening(self, Path(path).name, self.page.evaluate(_TAB_IDS_JS))
         if not self.loaded:
-            self.page.goto(f"{self.server.url}/lab/tree/{path}", wait_until="commit")
+            self.page.goto(
+                f"{self.server.url}/lab/workspaces/{self.workspace}/tree/{path}",
+                wait_until="commit",
+            )
             self.loaded = True
         else:
             self._open_from_path(path)
@@ -695,6 +705,11 @@ class WidgetRun:
         for i in range(self.cell + 1):
             if "jp-CodeCell" in (cells.nth(i).get_attribute("class") or ""):
                 cells.nth(i).locator(".jp-InputPrompt").click()  # select it (command mode)
+                # a busy page may not have moved the selection yet: run only the cell meant
+                expect_active = f"#{self.panel} .jp-Cell >> nth={i}"
+                lab.page.locator(expect_active).and_(
+                    lab.page.locator(".jp-Cell.jp-mod-active")
+                ).wait_for(timeout=timeout * 1000)
                 lab.page.keyboard.press("Shift+Enter")  # run it, as a student would
 
     def wait(self, timeout: float = 600) -> list[str]:
