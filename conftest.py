@@ -34,13 +34,15 @@ def notebook_scope(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
     if path.endswith(".ipynb"):
         return path
+    if path in ONE_WORKER_MODULES:  # before the notebook parameter: the browser's tests have one
+        return path
     match = _NOTEBOOK_PARAMETER.search(nodeid)
     if match:
         return match.group(1)
     match = _CHAPTER_PARAMETER.match(nodeid)
     if match:
         return f"{match.group(1)}[{match.group(2)}]"
-    return path if path in ONE_WORKER_MODULES else nodeid
+    return nodeid
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, absent without it

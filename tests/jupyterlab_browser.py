@@ -48,6 +48,7 @@ MIN_DIAGRAM_TEXT_PX = 12.0
 WIDGET_TAG = "widget"
 #: The served folder's second view of the repository, where widget notebooks run.
 LIVE = "live"
+LIVE_FOLDERS = ("notebooks", "solutions")  # where the widget notebooks run and write files
 KINDS = {
     "mermaid": "a diagram that did not render (mermaid syntax error)",
     "mathjax": "a formula MathJax could not typeset, or an undefined macro",
@@ -136,7 +137,16 @@ class LabServer:
         for view in self.views:
             (self.site / view).mkdir(exist_ok=True)
             for entry in self.root.iterdir():
-                if not entry.name.startswith(".") and entry.name not in ("scratch", LIVE):
+                if entry.name.startswith(".") or entry.name in ("scratch", LIVE):
+                    continue
+                if view == LIVE and entry.name in LIVE_FOLDERS:
+                    # a real folder of links: what the live kernels write (runs/...) stays here,
+                    # away from the same notebook run by nbval on the other pytest worker
+                    (self.site / view / entry.name).mkdir()
+                    for child in entry.iterdir():
+                        if child.name != "runs":
+                            (self.site / view / entry.name / child.name).symlink_to(child)
+                else:
                     (self.site / view / entry.name).symlink_to(entry)
         dirs = {
             "JUPYTER_CONFIG_DIR": "config",

@@ -186,15 +186,19 @@ def test_each_notebook_is_one_scope_for_the_two_workers() -> None:
         "tests/test_data.py::test_b"
     ), "tests that run no notebook must be free to go to either worker"
     wrong = "tests/test_wrong_answers.py::test_a_wrong_answer_fails_naming_the_mistake"
-    assert module.notebook_scope(f"{wrong}[08/causal_mask-transposed]") == module.notebook_scope(
-        "tests/test_wrong_answers.py::test_the_solution_passes_and_the_stub_is_not_attempted"
-        "[08/causal_mask]"
-    ) != module.notebook_scope(f"{wrong}[07/schedule-x]"), "one solutions run per chapter"
+    assert (
+        module.notebook_scope(f"{wrong}[08/causal_mask-transposed]")
+        == module.notebook_scope(
+            "tests/test_wrong_answers.py::test_the_solution_passes_and_the_stub_is_not_attempted"
+            "[08/causal_mask]"
+        )
+        != module.notebook_scope(f"{wrong}[07/schedule-x]")
+    ), "one solutions run per chapter"
     for path in module.ONE_WORKER_MODULES:
         assert (ROOT / path).exists(), path
         assert module.notebook_scope(f"{path}::test_a") == module.notebook_scope(
-            f"{path}::test_b[x]"
-        ), "a costly module fixture is built once"
+            f"{path}::test_b[notebooks/00_start_here.ipynb]"
+        ), "a costly module fixture is built once, even when a test's parameter is a notebook"
 
 
 def _smoke_parameters(nb) -> dict:
