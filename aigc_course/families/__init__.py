@@ -17,7 +17,8 @@ anywhere else. The contract, in short (``CONTRIBUTING.md`` says more):
   of strings. The same seed gives the same samples; ``model`` is the trained model or the
   family's export. ``sample_options`` declares the options, so the command line can offer them.
 * ``export`` / ``load_export`` write and read the run's final model (``export_name``);
-  ``evaluate`` returns the family's scores (FID beside its floor, or bits per dimension/character).
+  ``evaluate`` returns the family's scores (FID beside its floor, or bits per dimension/character);
+  a family with a likelihood on images also overrides ``bits_per_dim``.
 """
 
 from __future__ import annotations
@@ -119,6 +120,12 @@ class Family(abc.ABC):
         """Scores of ``model`` as plain numbers: for images ``fid`` beside ``fid_floor`` (see
         :func:`aigc_course.metrics.evaluate_images`); for likelihood families ``bits_per_dim``
         or ``bits_per_char`` on held-out data."""
+
+    def bits_per_dim(self, model: Any, dataset: str) -> float | None:
+        """Held-out negative log-likelihood, or a bound on it, in bits per dimension of the 8-bit
+        test images of ``dataset``; ``None`` for a family that has no likelihood (a GAN).
+        Likelihood families override it; the bench (:mod:`aigc_course.bench`) reports it."""
+        return None
 
     def describe(self, profile: Profile) -> str:
         """The architecture in a few words, for the line printed when training starts."""

@@ -1,0 +1,111 @@
+"""The bench of chapter 09: precision/recall and class coverage on cases with known answers, the
+real reference, a smoke bench run of a family, and its table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aigc_course import bench
+from aigc_course.errors import ConfigError
+
+
+def test_knn_radii_are_distances_to_the_kth_other_point():
+    line = np.array([[0.0], [1.0], [2.0], [4.0]])
+    assert bench.knn_radii(line, k=1).tolist() == [1.0, 1.0, 1.0, 2.0]
+    assert bench.knn_radii(line, k=2).tolist() == [2.0, 1.0, 2.0, 3.0]
+    with pytest.raises(ValueError, match="more than k=4 points"):
+        bench.knn_radii(line, k=4)
+
+
+def test_precision_and_recall_split_fidelity_from_diversity():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(500, 8))
+    same = rng.normal(size=(500, 8))
+    precision, recall = bench.precision_recall(real, same)
+    assert 0.6 < precision < 1.0 and 0.6 < recall < 1.0  # the same distribution: both high
+    # one mode, drawn faithfully: every sample is realistic, most of the data is never drawn
+    collapsed = real[:5] + 0.01 * rng.normal(size=(5, 8))
+    precision, recall = bench.precision_recall(real, np.repeat(collapsed, 100, axis=0))
+    assert precision == 1.0 and recall < 0.1
+    # everything, but far from the data: nothing realistic, nothing covered
+    assert bench.precision_recall(real, same + 50.0) == (0.0, 0.0)
+
+
+def test_precision_counts_generated_points_inside_the_real_balls():
+    real = np.array([[0.0], [1.0], [10.0], [11.0]])  # k=1: every ball has radius 1
+    generated = np.array([[0.5], [5.0], [10.9], [30.0], [31.0], [32.0]])
+    precision, recall = bench.precision_recall(real, generated, k=1)
+    assert precision == pytest.approx(2 / 6)  # 0.5 and 10.9 lie within 1 of a real point
+    # the generated balls around 0.5, 5.0 and 10.9 have radii 4.5, 4.5 and 5.9: every real point
+    assert recall == pytest.approx(1.0)
+
+
+def test_class_coverage_sees_mode_collapse():
+    even = np.eye(10)[np.arange(1000) % 10]
+    assert bench.class_coverage(even) == {
+        "classes_hit": 10,
+        "class_entropy": pytest.approx(np.log2(10)),
+    }
+    collapsed = np.eye(10)[np.full(1000, 3)]
+    assert bench.class_coverage(collapsed) == {"classes_hit": 1, "class_entropy": 0.0}
+    two = np.eye(10)[np.arange(1000) % 2]
+    assert bench.class_coverage(two)["class_entropy"] == pytest.approx(1.0)
+
+
+@pytest.fixture(scope="module")
+def smoke_env():
+    mp = pytest.MonkeyPatch()
+    mp.setenv("AIGC_OFFLINE", "1")
+    mp.setenv("AIGC_SMOKE", "1")
+    yield
+    mp.undo()
+
+
+def test_real_test_images_score_like_the_real_reference(smoke_env):
+    from aigc_course.data import load_dataset
+
+    test, _ = load_dataset("fashion_mnist", split="test", verbose=False)
+    rows = bench.measure(test[:300], "fashion_mnist", seed=1)
+    generated, real = rows["generated"], rows["real"]
+    assert set(generated) == set(real) == {
+        "fid", "precision", "recall", "classes_hit", "class_entropy", "nn_distance",
+    }  # fmt: skip
+    assert generated["classes_hit"] == real["classes_hit"] == 10
+    assert abs(generated["precision"] - real["precision"]) < 0.15
+    assert abs(generated["recall"] - real["recall"]) < 0.15
+    assert generated["fid"] < 3 * real["fid"] + 1.0
+    # a constant grey image: far from the data and one class only
+    grey = np.full((300, 28, 28), 128, np.uint8)
+    bad = bench.measure(grey, "fashion_mnist", seed=1)["generated"]
+    assert bad["fid"] > 10 * real["fid"] and bad["classes_hit"] == 1 and bad["recall"] < 0.05
+
+
+@pytest.mark.slow
+def test_a_smoke_bench_run_scores_each_budget(smoke_env, tmp_path):
+    rows = bench.run_family("gan", "fashion_mnist", budgets=(4, 2), out=tmp_path / "gan",
+                            profile="smoke", n=64, seed=0)  # fmt: skip
+    assert [r["budget_s"] for r in rows] == [2, 4]  # sorted, cumulative
+    assert 0 < rows[0]["steps"] < rows[1]["steps"]
+    assert rows[0]["train_seconds"] < rows[1]["train_seconds"]
+    for row in rows:
+        assert row["family"] == "gan" and row["n"] == 64 and row["bits_per_dim"] is None
+        assert row["sample_images_per_s"] > 0 and row["params"] > 0
+        assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1
+        assert (tmp_path / "gan" / f"bench_{row['budget_s']:g}s.png").exists()
+    table = bench.format_table(rows + [dict(rows[1], seed=1, fid=rows[1]["fid"] + 1.0)])
+    lines = table.splitlines()
+    assert lines[0].startswith("| family | budget | FID |") and len(lines) == 2 + 3
+    assert "| gan | 2 s |" in lines[2] and "| real data | — |" in lines[4]
+    fid_max = rows[1]["fid"] + 1.0
+    assert f"({rows[1]['fid']:.2f}–{fid_max:.2f})" in lines[3]  # two seeds: the range
+    assert "| — |" in lines[2]  # a GAN has no bits/dim
+
+
+def test_bad_bench_input_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="image families; gpt makes text"):
+        bench.run_family("gpt", out=tmp_path)
+    with pytest.raises(ConfigError, match="budget"):
+        bench.run_family("gan", budgets=(60, -5), out=tmp_path)
+    with pytest.raises(ConfigError):
+        bench.run_family("gan", "cifar10", out=tmp_path)
