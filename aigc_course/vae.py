@@ -292,21 +292,21 @@ def log_likelihood_bound(model: VAE, images, seed: int = 0, samples: int = 1) ->
         return elbo(vae, images, seed)["elbo"]
     x = to_float(images)
     rng = np.random.default_rng(seed)
+    per_call = max(1, BATCH // samples)  # images whose k draws go through the decoder at once
     bounds = []
-    for i in range(0, len(x), BATCH):
-        batch = x[i : i + BATCH]
-        mean, log_var = vae.encoder(batch, training=False)
-        terms = []
-        for _ in range(samples):
-            eps = rng.standard_normal((len(batch), vae.latent_dim)).astype(np.float32)
-            z = reparameterise(mean, log_var, eps)
-            log_px = log_likelihood(batch, vae.decoder(z, training=False), vae.likelihood)
-            # log p(z) - log q(z | x): the Gaussians' normalising constants cancel
-            log_ratio = 0.5 * tf.reduce_sum(eps**2 - tf.square(z) + log_var, axis=-1)
-            terms.append(np.asarray(log_px + log_ratio, np.float64))
-        stacked = np.stack(terms)
-        top = stacked.max(axis=0)
-        bounds.append(top + np.log(np.exp(stacked - top).mean(axis=0)))
+    for i in range(0, len(x), per_call):
+        batch = x[i : i + per_call]
+        mean, log_var = vae.encoder(batch, training=False)  # (m, latent) each
+        eps = rng.standard_normal((samples, len(batch), vae.latent_dim)).astype(np.float32)
+        z = reparameterise(mean, log_var, eps)  # (k, m, latent)
+        decoded = vae.decoder(tf.reshape(z, (-1, vae.latent_dim)), training=False)
+        copies = tf.tile(batch, (samples, 1, 1, 1))  # row j * m + n: draw j of image n
+        log_px = tf.reshape(log_likelihood(copies, decoded, vae.likelihood), (samples, -1))
+        # log p(z) - log q(z | x): the Gaussians' normalising constants cancel
+        log_ratio = 0.5 * tf.reduce_sum(eps**2 - tf.square(z) + log_var, axis=-1)
+        weights = np.asarray(log_px + log_ratio, np.float64)  # (k, m)
+        top = weights.max(axis=0)
+        bounds.append(top + np.log(np.exp(weights - top).mean(axis=0)))
     return np.concatenate(bounds)
 
 
