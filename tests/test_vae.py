@@ -208,6 +208,14 @@ def test_a_bernoulli_vae_is_scored_in_bits_per_binarised_image(monkeypatch):
     assert set(scores) == {"bits_per_binarised_image"}  # not bits/dim: other data than 8-bit
     assert 300 < scores["bits_per_binarised_image"] < 1500  # an untrained model: ~784 bits
     assert "bits/binarised image" in fam.FAMILY.headline(scores)
+    assert fam.FAMILY.bits_per_dim(fam.FAMILY.build(profile, "mnist"), "mnist") is None
+
+
+def test_the_bench_gets_the_bound_in_bits_per_dim(monkeypatch):
+    monkeypatch.setenv("AIGC_DATA_SOURCE", "shipped")
+    model = fam.FAMILY.build(get_profile("smoke", "vae"), "mnist")
+    bits = fam.FAMILY.bits_per_dim(model, "mnist")
+    assert 2.0 < bits < 20.0  # an untrained model: worse than 8 bits/dim, but a number
 
 
 def test_the_export_keeps_the_likelihood_and_runs_in_float32(tmp_path):
