@@ -36,7 +36,8 @@ half-way between black and white that no 8-bit pixel has) and then every convolu
 "valid": nothing is padded again, so each output pixel depends on a fixed
 ``(margin + 1) x (2 margin + 1)`` window of the padded image and on nothing else. The
 sampler runs the network on that window only, one output position instead of 784, and gets
-exactly the numbers a full pass gives (a test checks it).
+exactly the numbers a full pass gives (a test checks it). The 784-step loop runs inside one
+TensorFlow graph (:func:`sample`), with stateless random draws keyed by the seed and the pixel.
 """
 
 from __future__ import annotations
@@ -198,8 +199,8 @@ def _sampler(net: keras.Model):
                 values = tf.random.stateless_categorical(
                     logits / temperature, 1, seed=tf.stack([seed, i]), dtype=tf.int32
                 )[:, 0]
-                where = tf.stack([rows, tf.fill(tf.shape(rows), r + m),
-                                  tf.fill(tf.shape(rows), c + m), tf.zeros_like(rows)], axis=1)
+                ones = tf.ones_like(rows)
+                where = tf.stack([rows, (r + m) * ones, (c + m) * ones, 0 * ones], axis=1)
                 pixels = tf.cast(values, tf.float32) / 127.5 - 1.0
                 return i + 1, tf.tensor_scatter_nd_update(canvas, where, pixels)
 
