@@ -127,7 +127,9 @@ class HistoryCSV(keras.callbacks.CSVLogger):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop training once ``seconds`` of wall-clock time have passed since ``fit()`` began.
+    """Stop training once ``seconds`` of wall-clock time have passed since the first ``fit()``
+    it was given to began: a resumed run may call ``fit()`` twice (the rest of the interrupted
+    epoch, then the remaining epochs), and the budget covers both.
 
     The step in progress finishes; a :class:`~aigc_course.checkpoint.Checkpoint` then records
     the position within the epoch, so ``resume`` can continue the run later.
@@ -137,10 +139,11 @@ class TimeBudget(keras.callbacks.Callback):
         super().__init__()
         self.seconds = number_in("seconds", seconds, 0, float("inf"), low_open=True)
         self.stopped = False
-        self._start = 0.0
+        self._start: float | None = None
 
     def on_train_begin(self, logs=None) -> None:
-        self._start = time.perf_counter()
+        if self._start is None:
+            self._start = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         if time.perf_counter() - self._start >= self.seconds:

@@ -103,6 +103,24 @@ def test_time_budget_stops_mid_epoch_and_the_checkpoint_records_where(tmp_path, 
         TimeBudget(0)
 
 
+def test_time_budget_covers_every_fit_call_of_a_resumed_run(monkeypatch):
+    clock = iter(np.arange(0.0, 100.0, 0.3))
+    monkeypatch.setattr(callbacks.time, "perf_counter", lambda: next(clock))
+    keras.utils.set_random_seed(0)
+    gan = tiny_gan()
+    budget = TimeBudget(1.0)
+    # the rest of an interrupted epoch: 2 steps, read at 0.0 (start), 0.3 and 0.6
+    gan.fit(real_batches(), steps_per_epoch=2, epochs=1, callbacks=[budget], verbose=0)
+    assert not budget.stopped
+    # the remaining epochs: the clock keeps running (steps read at 0.9 and 1.2: stop), where a
+    # clock restarted at this fit() would allow four more steps
+    steps = []
+    count = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: steps.append(1))
+    gan.fit(real_batches(), steps_per_epoch=50, epochs=3, initial_epoch=1,
+            callbacks=[budget, count], verbose=0)  # fmt: skip
+    assert budget.stopped and len(steps) == 2
+
+
 def test_fid_per_epoch_logs_fid_beside_the_floor(monkeypatch, tmp_path):
     from aigc_course.data import load_dataset
     from aigc_course.metrics import fid, split_real

@@ -50,13 +50,20 @@ def _smoke(family: Family) -> Profile:
     return smoke.replace(epochs=1, examples_per_epoch=batches, checkpoint_every_steps=1)
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    """One cache for every family's run: the image families' evaluation classifier is trained
+    once, not once per family."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(scope="module", params=FAMILIES)
-def two_epochs(request, tmp_path_factory):
+def two_epochs(request, tmp_path_factory, shared_cache):
     """A smoke run of each family: one epoch, then resumed to a second (evaluated)."""
     mp = pytest.MonkeyPatch()
     mp.setenv("AIGC_OFFLINE", "1")
     mp.setenv("AIGC_SMOKE", "1")
-    mp.setenv("AIGC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("AIGC_CACHE_DIR", str(shared_cache))
     try:
         family = get_family(request.param)
         out = tmp_path_factory.mktemp(family.name) / "run"

@@ -88,6 +88,8 @@ def test_a_uniform_model_scores_exactly_8_bits(image):
     logits = uniform.get_layer(pixelcnn.NET).get_layer("logits")
     logits.set_weights([np.zeros_like(w) for w in logits.get_weights()])
     assert pixelcnn.bits_per_dim(uniform, image) == pytest.approx(8.0, abs=1e-6)
+    # what the bench reads: the same, on every test image of the data set
+    assert FAMILY.bits_per_dim(uniform, "mnist") == pytest.approx(8.0, abs=1e-6)
 
 
 def test_bits_per_dim_is_minus_log2_of_the_softmax_at_each_pixel(model):

@@ -168,6 +168,14 @@ class PixelCNNFamily(Family):
                       images_per_second=profile.eval_samples / seconds)  # fmt: skip
         return scores
 
+    def bits_per_dim(self, model: keras.Model, dataset: str) -> float:
+        """Exact held-out bits per dimension on every 8-bit test image of ``dataset`` (the
+        bench's number; ``evaluate`` scores the profile's first ``eval_images``)."""
+        from aigc_course.data import load_dataset
+
+        test, _ = load_dataset(self.check_dataset(dataset), "test", verbose=False)
+        return pixelcnn.bits_per_dim(model, test)
+
     def describe(self, profile: PixelCNNProfile) -> str:
         return (
             f"{profile.layers} masked convolutions x width {profile.width}, first kernel "
