@@ -61,11 +61,11 @@ PROFILES: dict[str, VAEProfile] = {
         name="smoke", epochs=2, batch_size=32, latent_dim=2, width=4, examples_per_epoch=320,
         checkpoint_every_steps=4, preview_samples=16, eval_samples=256,
     ),
-    # A 2-core laptop, about five minutes. Not tuned yet: measured once, on full Fashion-MNIST
-    # (AMD EPYC, 2 cores, float32, shared machine at load 8-10), max_seconds=60: 20 steps, FID
-    # 144 (floor 0.45), 5.02 bits/dim; max_seconds=300: 254 steps, FID 70.9, 3.88 bits/dim
-    # (test-set ELBO bounds). The load left ~1 s per step; widths, batch size, latent size,
-    # learning rate, KL warm-up and free bits are still to be compared at equal time.
+    # A 2-core laptop, about five minutes. Not tuned yet: widths, batch size, latent size,
+    # learning rate, KL warm-up and free bits are still to be compared at equal time. Measured
+    # on full Fashion-MNIST (AMD EPYC, 2 cores, float32, idle; benchmarks/families.py,
+    # 2026-12-02): 948 steps in 300 s, FID 61.2 (1,000 samples, floor 1.17), 3.62 bits/dim
+    # (ELBO bound on the 10,000 test images); after 60 s: 166 steps, FID 80.5, 4.02 bits/dim.
     "cpu": VAEProfile(
         name="cpu", epochs=10, batch_size=128, latent_dim=32, width=32,
         examples_per_epoch=30_720, checkpoint_every_steps=480, mixed_precision=True,
