@@ -78,8 +78,8 @@ PROFILES: dict[str, PixelCNNProfile] = {
     # max_seconds=300 on that machine: 280 steps, held-out 3.51 bits/dim, FID 56.1 (floor 1.17,
     # 1,000 samples), sampling 15 images/s; after 60 s: 28 steps, 4.48 bits/dim, FID 165.
     # On the same machine idle (benchmarks/families.py, 2026-12-02): 1,070 steps in 300 s,
-    # 3.23 bits/dim on all 10,000 test images, FID 71.1 (1,000 samples), 37 images/s. So 4 epochs
-    # of 300 steps take about 85 s there; the bench raises the epochs to fill its budget.
+    # 3.23 bits/dim on all 10,000 test images, FID 71.1 (1,000 samples), 37 images/s. So the 4
+    # epochs of 300 steps take about 5.6 minutes there.
     "cpu": PixelCNNProfile(
         name="cpu", epochs=4, batch_size=32, width=32, layers=6, examples_per_epoch=9_600,
         learning_rate=2e-3, checkpoint_every_steps=300, eval_samples=1000, eval_images=2000,
