@@ -132,10 +132,15 @@ def run_family(
     """Train ``family`` for each cumulative wall-clock budget (seconds) and :func:`measure` it.
 
     One run in ``out`` is trained with the family's ``profile`` (its epochs raised so that the
-    budget ends training), scored after each budget, then resumed. Training time counts what a
+    budget ends training), scored after each budget, then resumed; a budget the run has already
+    spent (the step in progress, graph tracing and the last epoch's preview can overshoot one)
+    adds no training, and its row says so by its unchanged ``steps`` and ``train_seconds``. A
+    resumed segment starts the engine's data stream and noise from the seed again (as any
+    ``resume`` does), so it is not exactly the continuation of an uninterrupted run. Training time counts what a
     user waits for: graph tracing, the per-epoch preview samples, checkpoints. Each row: the
     family, budget, training seconds and images/s, parameter count, ``n`` samples drawn from
-    the run's export with their images/s, bits per dimension (``None`` without a likelihood),
+    the run's export with their images/s (the loaded export's first call, graph tracing
+    included), bits per dimension (``None`` without a likelihood),
     the generated scores and the real reference (:func:`measure`). A 64-sample grid per budget
     is written to ``out/bench_<budget>s.png``.
     """
@@ -149,13 +154,15 @@ def run_family(
     budgets = tuple(sorted(number_in("budget", b, 0, float("inf"), low_open=True) for b in budgets))
     prof = _bench_profile(family, profile)
     out = Path(out)
-    rows, spent = [], 0.0
+    rows, spent, steps, params = [], 0.0, 0, 0
     for budget in budgets:
-        result = runs.train(
-            family, dataset, prof, out=out, resume=spent > 0, seed=seed, evaluate=False,
-            progress=progress, max_seconds=max(budget - spent, 1.0),
-        )  # fmt: skip
-        spent += result.metrics["train_seconds"]
+        if spent < budget:
+            result = runs.train(
+                family, dataset, prof, out=out, resume=spent > 0, seed=seed, evaluate=False,
+                progress=progress, max_seconds=budget - spent,
+            )  # fmt: skip
+            spent += result.metrics["train_seconds"]
+            steps, params = result.metrics["step"], int(result.model.count_params())
         export = family.load_export(out / family.export_name)
         start = time.perf_counter()
         images = family.sample(export, n, seed=seed)
@@ -168,9 +175,9 @@ def run_family(
             "budget_s": budget,
             "seed": seed,
             "train_seconds": round(spent, 1),
-            "steps": result.metrics["step"],
-            "train_images_per_s": result.metrics["step"] * prof.batch_size / spent,
-            "params": int(result.model.count_params()),
+            "steps": steps,
+            "train_images_per_s": steps * prof.batch_size / spent,
+            "params": params,
             "n": len(images),
             "sample_images_per_s": len(images) / sample_seconds,
             "bits_per_dim": family.bits_per_dim(export, dataset),
@@ -183,6 +190,7 @@ def run_family(
 #: The columns of :func:`summarise`, each with its heading and format in :func:`format_table`.
 COLUMNS = (
     ("budget_s", "budget", "{:.0f} s"),
+    ("train_seconds", "trained", "{:.0f} s"),
     ("fid", "FID", "{:.2f}"),
     ("precision", "precision", "{:.2f}"),
     ("recall", "recall", "{:.2f}"),
@@ -197,8 +205,11 @@ COLUMNS = (
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per family and budget: the median of each column over the seeds, with the FID's
-    range (``fid_min``, ``fid_max``) and the number of seeds; then one ``real data`` row per
-    budget's sample size, the medians of the real reference (the floor)."""
+    range (``fid_min``, ``fid_max``) and the number of seeds; then one ``real data`` row, the
+    medians of the real reference (the floor) over all rows, which therefore must share one
+    data set and one sample size ``n``."""
+    if len({(r["dataset"], r["n"]) for r in rows}) > 1:
+        raise ValueError("summarise rows of one data set and one sample size n at a time")
     groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["family"], row["budget_s"]), []).append(row)
@@ -235,7 +246,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             else:
                 cells.append(fmt.format(value))
         if row["seeds"] > 1 and row["family"] != "real data":
-            cells[2] += f" ({row['fid_min']:.2f}–{row['fid_max']:.2f})"
+            cells[1 + [key for key, _, _ in COLUMNS].index("fid")] += (
+                f" ({row['fid_min']:.2f}–{row['fid_max']:.2f})"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -64,7 +64,8 @@ def child(args: argparse.Namespace) -> int:
 
 
 def run_child(argv: list[str], family: str, seed: int, run: Path) -> tuple[list[dict], float]:
-    """Run one family and seed in a child process: its rows and its peak memory in MB."""
+    """Run one family and seed in a child process: its rows and its peak memory in MiB (the
+    whole child: training, sampling, the likelihood and the scores)."""
     cmd = [sys.executable, __file__, *argv, "--child", f"{family}:{seed}:{run}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()  # the child's stderr (progress, warnings) passes through
@@ -98,13 +99,17 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average_before": os.getloadavg(), "rows": []}  # fmt: skip
     print(f"families.py: {', '.join(names)} on {args.dataset}, budgets {args.budgets} s, seeds "
           f"{args.seeds}, {os.cpu_count()} CPU(s); runs in {folder}", flush=True)  # fmt: skip
+    save = not args.quick or args.out is not None
     for seed in args.seeds:
         for name in names:
             start = time.perf_counter()
             rows, peak = run_child(argv, name, seed, folder / f"{name}_seed{seed}")
             for row in rows:
-                row["peak_memory_mb"] = round(peak)
+                row["peak_memory_mib"] = round(peak)
             record["rows"] += rows
+            if save:  # after every child: a failure later keeps what was measured
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps(record, indent=2) + "\n")
             fids = ", ".join(f"{row['fid']:.1f}" for row in rows)
             print(f"  {name} seed {seed}: {time.perf_counter() - start:.0f} s, FID {fids}",
                   flush=True)  # fmt: skip
@@ -113,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                          **aigc_course.environment_report()}  # fmt: skip
     print()
     print(bench.format_table(record["rows"]))
-    if not args.quick or args.out:
-        out.parent.mkdir(parents=True, exist_ok=True)
+    if save:
         out.write_text(json.dumps(record, indent=2) + "\n")
         for name in names:  # the last seed's grids
             for grid in sorted((folder / f"{name}_seed{args.seeds[-1]}").glob("bench_*.png")):

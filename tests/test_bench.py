@@ -83,23 +83,30 @@ def test_real_test_images_score_like_the_real_reference(smoke_env):
 
 @pytest.mark.slow
 def test_a_smoke_bench_run_scores_each_budget(smoke_env, tmp_path):
-    rows = bench.run_family("gan", "fashion_mnist", budgets=(4, 2), out=tmp_path / "gan",
+    rows = bench.run_family("gan", "fashion_mnist", budgets=(8, 1, 1.5), out=tmp_path / "gan",
                             profile="smoke", n=64, seed=0)  # fmt: skip
-    assert [r["budget_s"] for r in rows] == [2, 4]  # sorted, cumulative
-    assert 0 < rows[0]["steps"] < rows[1]["steps"]
-    assert rows[0]["train_seconds"] < rows[1]["train_seconds"]
+    assert [r["budget_s"] for r in rows] == [1, 1.5, 8]  # sorted, cumulative
+    for before, row in zip(rows, rows[1:], strict=False):
+        if before["train_seconds"] >= row["budget_s"]:  # already spent: no more training
+            assert (row["steps"], row["train_seconds"]) == (before["steps"], before["train_seconds"])
+        else:
+            assert row["steps"] > before["steps"]
+            assert row["train_seconds"] < row["budget_s"] + 5.0  # the budget ends training
+    assert rows[-1]["steps"] > rows[0]["steps"]
     for row in rows:
         assert row["family"] == "gan" and row["n"] == 64 and row["bits_per_dim"] is None
         assert row["sample_images_per_s"] > 0 and row["params"] > 0
         assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1
         assert (tmp_path / "gan" / f"bench_{row['budget_s']:g}s.png").exists()
-    table = bench.format_table(rows + [dict(rows[1], seed=1, fid=rows[1]["fid"] + 1.0)])
-    lines = table.splitlines()
-    assert lines[0].startswith("| family | budget | FID |") and len(lines) == 2 + 3
-    assert "| gan | 2 s |" in lines[2] and "| real data | — |" in lines[4]
-    fid_max = rows[1]["fid"] + 1.0
-    assert f"({rows[1]['fid']:.2f}–{fid_max:.2f})" in lines[3]  # two seeds: the range
+    two_seeds = [rows[0], rows[2], dict(rows[2], seed=1, fid=rows[2]["fid"] + 1.0)]
+    lines = bench.format_table(two_seeds).splitlines()
+    assert lines[0].startswith("| family | budget | trained | FID |") and len(lines) == 2 + 3
+    assert "| gan | 1 s |" in lines[2] and "| real data | — | — |" in lines[4]
+    fid, median, fid_max = rows[2]["fid"], rows[2]["fid"] + 0.5, rows[2]["fid"] + 1.0
+    assert f"| {median:.2f} ({fid:.2f}–{fid_max:.2f}) |" in lines[3]  # two seeds: median, range
     assert "| — |" in lines[2]  # a GAN has no bits/dim
+    with pytest.raises(ValueError, match="one sample size"):
+        bench.summarise([rows[0], dict(rows[1], n=32)])
 
 
 def test_bad_bench_input_is_refused(tmp_path):

@@ -4,8 +4,7 @@ The network, its masked convolutions and its sampler are in :mod:`aigc_course.pi
 ``aigc-course train --model pixelcnn --dataset fashion_mnist --profile cpu --out runs/pcnn``
 trains it; ``aigc-course sample --run runs/pcnn --n 64 --out s.png --temperature 0.9`` draws
 from it. :meth:`PixelCNNFamily.evaluate` reports the exact held-out **bits per dimension**
-(``-log2 p(x) / 784`` on the 8-bit test images: the number a VAE's bound and a diffusion
-model's bound are compared with) beside FID and its real-vs-real floor, and how many images
+(``-log2 p(x) / 784`` on the 8-bit test images: the number a VAE's bound is compared with) beside FID and its real-vs-real floor, and how many images
 per second the sampler draws. A run's export is ``pixelcnn.keras``: the whole model in
 float32.
 
