@@ -20,6 +20,8 @@ import argparse
 import shlex
 import sys
 
+from aigc_course.families import family_names
+
 COMMANDS = ("train", "train-gan", "sample", "evaluate")
 
 
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str, argv: list[str]) -
         if name == "train":
             parser.add_argument(
                 "--model", default=None, metavar="FAMILY",
-                help="the model family: gan, diffusion, gpt, ... (default gan, or the run's)",
+                help=f"the model family: {', '.join(family_names())} (default gan, or the run's)",
             )  # fmt: skip
         data = parser.add_mutually_exclusive_group()
         data.add_argument("--dataset", default=None, help="mnist or fashion_mnist (images)")
