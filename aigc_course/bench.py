@@ -14,7 +14,9 @@ test images). Chapter 09 and ``benchmarks/families.py`` read its rows.
 
 from __future__ import annotations
 
+import json
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,8 @@ from aigc_course.validate import integer, number_in
 BENCH_EPOCHS = 10_000
 #: Neighbours that set the radius of each point's ball in precision/recall (the paper's k).
 K_NEIGHBOURS = 3
+#: Samples per family and budget kept from the course's own bench run (the grids of chapter 09).
+SHIPPED_SAMPLES = 16
 
 
 def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -287,9 +291,44 @@ def plot_bench(rows: list[dict[str, Any]]):
     return fig
 
 
+def _shipped(dataset: str, suffix: str):
+    path = resources.files("aigc_course") / "_data" / f"bench_{dataset}{suffix}"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no bench results for {dataset!r} ship with the course (only for fashion_mnist); "
+            "run benchmarks/families.py to make your own"
+        )
+    return path
+
+
+def shipped_results(dataset: str = "fashion_mnist") -> list[dict[str, Any]]:
+    """The rows of the course's own bench run (``benchmarks/families.py`` on the full data set,
+    ``cpu`` profiles, 2 CPU cores; ``scripts/pack_bench.py`` merged its files), as
+    :func:`run_family` returns them plus ``peak_memory_mib``: chapter 09 reads them so that its
+    stored table is the same on every machine. :func:`shipped_run` says how they were made."""
+    return json.loads(_shipped(dataset, ".json").read_text())["rows"]
+
+
+def shipped_run(dataset: str = "fashion_mnist") -> dict[str, Any]:
+    """How :func:`shipped_results` were made: the bench's arguments, the machine, the load."""
+    record = json.loads(_shipped(dataset, ".json").read_text())
+    return {key: value for key, value in record.items() if key != "rows"}
+
+
+def shipped_samples(dataset: str = "fashion_mnist") -> dict[tuple[str, float], np.ndarray]:
+    """:data:`SHIPPED_SAMPLES` uint8 samples per (family, budget in seconds) of the run behind
+    :func:`shipped_results` (its first seed)."""
+    with _shipped(dataset, "_samples.npz").open("rb") as f, np.load(f) as archive:
+        return {
+            (key.rsplit("_", 1)[0], float(key.rsplit("_", 1)[1])): archive[key]
+            for key in archive.files
+        }
+
+
 __all__ = [
     "BENCH_EPOCHS",
     "K_NEIGHBOURS",
+    "SHIPPED_SAMPLES",
     "knn_radii",
     "manifold_share",
     "precision_recall",
@@ -298,6 +337,9 @@ __all__ = [
     "run_family",
     "COLUMNS",
     "summarise",
+    "shipped_results",
+    "shipped_run",
+    "shipped_samples",
     "format_table",
     "plot_bench",
 ]

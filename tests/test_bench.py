@@ -116,3 +116,32 @@ def test_bad_bench_input_is_refused(tmp_path):
         bench.run_family("gan", budgets=(60, -5), out=tmp_path)
     with pytest.raises(ConfigError):
         bench.run_family("gan", "cifar10", out=tmp_path)
+
+
+def test_pack_bench_decodes_a_saved_grid_exactly(tmp_path, monkeypatch):
+    """scripts/pack_bench.py cuts the shipped samples out of the bench's PNG grids: the images
+    it reads back are the very images that were saved."""
+    import sys
+    from pathlib import Path
+
+    from aigc_course.plotting import save_image_grid
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "scripts"))
+    sys.modules.pop("pack_bench", None)
+    import pack_bench
+
+    images = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
+    png = save_image_grid(images, tmp_path / "grid.png")
+    np.testing.assert_array_equal(pack_bench.tiles(png, 16), images[:16])
+
+
+def test_the_shipped_bench_has_samples_for_every_row():
+    rows = bench.shipped_results("fashion_mnist")
+    samples = bench.shipped_samples("fashion_mnist")
+    assert {(r["family"], r["budget_s"]) for r in rows} == set(samples)
+    assert {r["family"] for r in rows} == {"gan", "vae", "pixelcnn", "diffusion"}
+    for images in samples.values():
+        assert images.shape == (bench.SHIPPED_SAMPLES, 28, 28) and images.dtype == np.uint8
+    assert bench.shipped_run("fashion_mnist")["runs"][0]["args"]["profile"] == "cpu"
+    with pytest.raises(FileNotFoundError, match="only for fashion_mnist"):
+        bench.shipped_results("mnist")
