@@ -18,7 +18,7 @@ import importlib
 import re
 from collections.abc import Iterable
 
-CHAPTERS = ("ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08")
+CHAPTERS = ("ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09")
 MARKER = "[hint {n}/{total} · {id}]"
 _MARKER_RE = re.compile(r"\[hint (\d+)/(\d+) · ([\w.-]+)\]")
 _CALL_RE = re.compile(r"""\bhint\(\s*["']([\w.-]+)["']\s*(?:,\s*(?:level\s*=\s*)?(\d+))?\s*\)""")

@@ -1020,3 +1020,169 @@ _add(
         "hotter T spreads",
     ),
 )
+
+_KL = "return 0.5 * np.{reduce}({mean} + np.exp(log_var) - 1.0 - log_var, axis=-1)"
+_PRECISION_RECALL = (
+    "real, generated = np.asarray(real, np.float64), np.asarray(generated, np.float64)\n"
+    "\n"
+    "def distances(a, b):\n"
+    "    return np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1))\n"
+    "\n"
+    "real_radii = np.sort(distances(real, real), axis=1)[:, {column}]\n"
+    "generated_radii = np.sort(distances(generated, generated), axis=1)[:, {column}]\n"
+    "cross = distances(generated, real)\n"
+    "precision = (cross <= {precision_radii}).any(axis=1).{share}()\n"
+    "recall = (cross.T <= generated_radii[None, :]).any(axis=1).{share}()\n"
+    "return {result}"
+)
+_PR_RIGHT = {
+    "column": "k",
+    "precision_radii": "real_radii[None, :]",
+    "share": "mean",
+    "result": "float(precision), float(recall)",
+}
+_SWEEP = "return [{pair} for scale in scales]"
+
+_add(
+    "09_family_bench.ipynb",
+    Wrong(
+        "kl_normal",
+        "log_var used as the variance",
+        "return 0.5 * np.sum(mean**2 + log_var - 1.0 - np.log(log_var), axis=-1)",
+        "log of the variance",
+    ),
+    Wrong(
+        "kl_normal",
+        "the 1/2 missing",
+        "return np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)",
+        "1/2 in front is missing",
+    ),
+    Wrong(
+        "kl_normal",
+        "mean over the dimensions",
+        _KL.format(reduce="mean", mean="mean**2"),
+        "mean over the dimensions",
+    ),
+    Wrong(
+        "kl_normal", "minus mean squared", _KL.format(reduce="sum", mean="-(mean**2)"), "sign slip"
+    ),
+    Wrong(
+        "kl_normal",
+        "library call instead of own code",
+        "from aigc_course import vae\nreturn np.asarray(vae.gaussian_kl(mean, log_var))",
+        "calls gaussian_kl",
+    ),
+    Wrong(
+        "bits_per_dim",
+        "nats instead of bits",
+        "return nll_nats / dims + np.log(256.0 / value_range)",
+        "that is nats",
+    ),
+    Wrong(
+        "bits_per_dim",
+        "per image, not per dimension",
+        "return nll_nats / np.log(2.0) + np.log2(256.0 / value_range)",
+        "per image",
+    ),
+    Wrong(
+        "bits_per_dim",
+        "the bin term forgotten",
+        "return nll_nats / (dims * np.log(2.0))",
+        "bin term is missing",
+    ),
+    Wrong(
+        "bits_per_dim",
+        "always +8",
+        "return nll_nats / (dims * np.log(2.0)) + 8.0",
+        "only for [0, 1]",
+    ),
+    Wrong(
+        "bits_per_dim",
+        "the bin term's sign flipped",
+        "return nll_nats / (dims * np.log(2.0)) - np.log2(256.0 / value_range)",
+        "wrong sign",
+    ),
+    Wrong(
+        "precision_recall",
+        "the point is its own nearest neighbour",
+        _PRECISION_RECALL.format(**{**_PR_RIGHT, "column": "k - 1"}),
+        "its own nearest neighbour",
+    ),
+    Wrong(
+        "precision_recall",
+        "precision and recall swapped",
+        _PRECISION_RECALL.format(**{**_PR_RIGHT, "result": "float(recall), float(precision)"}),
+        "swapped",
+    ),
+    Wrong(
+        "precision_recall",
+        "precision judged with the generated radii",
+        _PRECISION_RECALL.format(**{**_PR_RIGHT, "precision_radii": "generated_radii[:, None]"}),
+        "balls belong to the other set",
+    ),
+    Wrong(
+        "precision_recall",
+        "counts instead of shares",
+        _PRECISION_RECALL.format(**{**_PR_RIGHT, "share": "sum"}),
+        "those are counts",
+    ),
+    Wrong(
+        "precision_recall",
+        "library call instead of own code",
+        "from aigc_course import bench\nreturn bench.precision_recall(real, generated, k)",
+        "calls precision_recall",
+    ),
+    Wrong(
+        "precision_recall",
+        "the bench's manifold_share",
+        "from aigc_course.bench import manifold_share\n"
+        "return manifold_share(generated, real, k), manifold_share(real, generated, k)",
+        "calls manifold_share",
+    ),
+    Wrong(
+        "read_the_bench", "best likelihood, best samples", 'answer_bench = "a"', "best likelihood"
+    ),
+    Wrong("read_the_bench", "precision means sharp", 'answer_bench = "c"', "sharpness"),
+    Wrong("read_the_bench", "the GAN wins everything", 'answer_bench = "d"', "no likelihood"),
+    Wrong(
+        "truncation_experiment",
+        "scale ignored",
+        _SWEEP.format(pair="precision_recall(real, noise, k)"),
+        "every row is the same",
+        where="def truncation_sweep",
+    ),
+    Wrong(
+        "truncation_experiment",
+        "(recall, precision) order",
+        _SWEEP.format(pair="precision_recall(real, scale * noise, k)[::-1]"),
+        "precision first",
+        where="def truncation_sweep",
+    ),
+    Wrong(
+        "truncation_experiment",
+        "noise shifted, not scaled",
+        _SWEEP.format(pair="precision_recall(real, noise + scale, k)"),
+        "multiplies the noise",
+        where="def truncation_sweep",
+    ),
+    Wrong(
+        "truncation_experiment",
+        "k not passed on",
+        _SWEEP.format(pair="precision_recall(real, scale * noise)"),
+        "pass k on",
+        where="def truncation_sweep",
+    ),
+    Wrong("truncation_experiment", "both rise", 'answer_truncation = "b"', "only precision rises"),
+    Wrong(
+        "truncation_experiment",
+        "scale does not matter",
+        'answer_truncation = "c"',
+        "says otherwise",
+    ),
+    Wrong(
+        "truncation_experiment",
+        "shrinking lowers precision",
+        'answer_truncation = "d"',
+        "the other way round",
+    ),
+)
