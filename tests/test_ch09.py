@@ -145,6 +145,8 @@ def sweep_shifted(real, noise, scales, k):
         (ch09.check_precision_recall, lambda r, g, k=3: pr_by_hand(r, g, k)[::-1],
          "swapped"),
         (ch09.check_precision_recall, pr_own_radii, "balls belong to the other set"),
+        (ch09.check_precision_recall, lambda r, g, k=3: (pr_own_radii(r, g, k)[0],
+         pr_by_hand(r, g, k)[1]), "balls belong to the other set"),  # precision alone wrong
         (ch09.check_precision_recall, lambda r, g, k=3: pr_by_hand(r, g, k, counts=True),
          "counts"),
         (ch09.check_precision_recall, pr_library, "calls precision_recall"),
