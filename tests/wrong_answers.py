@@ -1068,6 +1068,18 @@ _add(
     ),
     Wrong(
         "kl_normal",
+        "log_var read as log sigma",
+        "return 0.5 * np.sum(mean**2 + np.exp(2 * log_var) - 1.0 - 2 * log_var, axis=-1)",
+        "not log σ",
+    ),
+    Wrong(
+        "kl_normal",
+        "sigma where sigma^2 belongs",
+        _KL.format(reduce="sum", mean="mean**2").replace("np.exp(log_var)", "np.exp(log_var / 2)"),
+        "standard deviation",
+    ),
+    Wrong(
+        "kl_normal",
         "library call instead of own code",
         "from aigc_course import vae\nreturn np.asarray(vae.gaussian_kl(mean, log_var))",
         "calls gaussian_kl",
@@ -1083,6 +1095,12 @@ _add(
         "per image, not per dimension",
         "return nll_nats / np.log(2.0) + np.log2(256.0 / value_range)",
         "per image",
+    ),
+    Wrong(
+        "bits_per_dim",
+        "the bin term in nats",
+        "return nll_nats / (dims * np.log(2.0)) + np.log(256.0 / value_range)",
+        "bin term is in nats",
     ),
     Wrong(
         "bits_per_dim",
@@ -1128,6 +1146,18 @@ _add(
     ),
     Wrong(
         "precision_recall",
+        "strict < instead of <=",
+        _PRECISION_RECALL.replace("<=", "<").format(**_PR_RIGHT),
+        "surface",
+    ),
+    Wrong(
+        "precision_recall",
+        "a sample's share of balls: reduced over the wrong axis",
+        _PRECISION_RECALL.replace(".any(axis=1)", ".any(axis=0)").format(**_PR_RIGHT),
+        "share of the balls",
+    ),
+    Wrong(
+        "precision_recall",
         "library call instead of own code",
         "from aigc_course import bench\nreturn bench.precision_recall(real, generated, k)",
         "calls precision_recall",
@@ -1170,6 +1200,20 @@ _add(
         "k not passed on",
         _SWEEP.format(pair="precision_recall(real, scale * noise)"),
         "pass k on",
+        where="def truncation_sweep",
+    ),
+    Wrong(
+        "truncation_experiment",
+        "the real set scaled",
+        _SWEEP.format(pair="precision_recall(scale * real, noise, k)"),
+        "opposite way",
+        where="def truncation_sweep",
+    ),
+    Wrong(
+        "truncation_experiment",
+        "the samples drawn from the real set",
+        _SWEEP.format(pair="precision_recall(real, scale * real, k)"),
+        "not from the real set",
         where="def truncation_sweep",
     ),
     Wrong("truncation_experiment", "both rise", 'answer_truncation = "b"', "only precision rises"),

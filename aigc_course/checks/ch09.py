@@ -3,11 +3,14 @@
 Each code check recomputes the right answer on inputs it makes up (random Gaussian posteriors,
 made-up negative log densities, random feature sets scored by :mod:`aigc_course.bench`), so no
 numeric result is hard-coded, and recognises the typical slips to say which one it was:
-``log_var`` read as the variance, the 1/2 or a sign lost in the KL, a mean where the sum
-belongs, nats for bits, per image for per dimension, the bin width forgotten or inverted, a
-point counted as its own neighbour, precision and recall swapped, counted or measured with the
-wrong set's balls. The truncation experiment is judged against the bench's own precision and
-recall on the same inputs.
+``log_var`` read as the variance or as log σ, σ where σ² belongs, the 1/2, the -1 or a sign
+lost in the KL, a mean where the sum belongs; nats for bits (or log10, or the bin term in nats),
+per image for per dimension, the bin width forgotten or inverted; a point counted as its own
+neighbour, a strict ``<`` (a grid case has points exactly on the balls' surfaces), squared
+distances against plain radii, precision and recall swapped, counted, reduced over the wrong
+axis or measured with the wrong set's balls. The truncation experiment is judged against the
+bench's own precision and recall on the same inputs, and a wrong ``precision_recall`` under a
+right sweep is sent back to exercise 3. A one-number coincidence names no slip.
 """
 
 from __future__ import annotations
@@ -58,6 +61,43 @@ def _first_match(got, want, candidates) -> str | None:
     return None
 
 
+#: Packages whose functions are never the student's own code.
+_LIBRARIES = frozenset({"aigc_course", "keras", "tensorflow", "numpy", "scipy"})
+
+
+def _student_function(fn: Callable, name: str):
+    """The student's own function ``name`` that ``fn`` would call, if it is one (defined by the
+    student, not imported from the course or a library)."""
+    candidate = getattr(fn, "__globals__", {}).get(name)
+    module = getattr(candidate, "__module__", None) or ""
+    if not callable(candidate) or candidate is fn or module.split(".")[0] in _LIBRARIES:
+        return None
+    return candidate
+
+
+def _check_own_code(name: str, fn: Callable, forbidden: list[str], why: str) -> None:
+    """:func:`check_own_code`, except that a helper the student wrote and named like the
+    library's function (``def knn_radii``) is their own code: it is read in turn instead."""
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = ""
+    own = [
+        helper
+        for helper in forbidden
+        if _student_function(fn, helper) is not None
+        and not re.search(rf"\.\s*{re.escape(helper)}\s*\(", source)  # not bench.helper(...)
+    ]
+    check_own_code(name, fn, [f for f in forbidden if f not in own], why)
+    for helper in own:
+        check_own_code(
+            helper, _student_function(fn, helper), [f for f in forbidden if f not in own], why
+        )
+
+
 # --- Exercise 1: the KL term of the ELBO. ----------------------------------------------------
 
 
@@ -67,7 +107,7 @@ def check_kl_normal(kl_to_standard_normal: Callable) -> None:
     nats, one number per row: ``0.5 * sum(mean^2 + exp(log_var) - 1 - log_var)`` over the last
     axis."""
     check_callable("kl_to_standard_normal", kl_to_standard_normal)
-    check_own_code(
+    _check_own_code(
         "kl_to_standard_normal",
         kl_to_standard_normal,
         ["gaussian_kl"],
@@ -86,12 +126,36 @@ def check_kl_normal(kl_to_standard_normal: Callable) -> None:
             terms = mean**2 + np.exp(log_var) - 1.0 - log_var
             want = 0.5 * terms.sum(axis=-1)
             as_variance = "log_var is the log of the variance: the variance is exp(log_var)"
+            as_log_std = (
+                "log_var is log σ², not log σ: the variance is exp(log_var) and its log is "
+                "log_var itself (no factor 2)"
+            )
+            as_std = (
+                "exp(log_var / 2) is the standard deviation σ; the formula wants the variance "
+                "σ² = exp(log_var)"
+            )
             hint = _first_match(
                 got,
                 want,
                 [
                     (0.5 * np.sum(mean**2 + log_var - 1.0 - np.log(log_var), axis=-1), as_variance),
                     (0.5 * np.sum(mean**2 - 1.0, axis=-1), as_variance),
+                    (
+                        0.5 * np.sum(mean**2 + np.exp(2 * log_var) - 1.0 - 2 * log_var, -1),
+                        as_log_std,
+                    ),
+                    (0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - 2 * log_var, -1), as_log_std),
+                    (0.5 * np.sum(mean**2 + np.exp(log_var / 2) - 1.0 - log_var, -1), as_std),
+                    (0.5 * np.sum(mean**2 + np.exp(log_var / 2) - 1.0 - log_var / 2, -1), as_std),
+                    (
+                        0.5 * np.sum(mean**2 + np.exp(log_var) - log_var, axis=-1),
+                        "the -1 per dimension is missing: the prior itself (mean 0, log_var 0) "
+                        "must cost exactly 0",
+                    ),
+                    (
+                        0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 + log_var, axis=-1),
+                        "a sign slip in the log term: it is - log σ², that is - log_var",
+                    ),
                     (terms.sum(axis=-1), "twice the KL: the 1/2 in front is missing"),
                     (
                         0.5 * terms.mean(axis=-1),
@@ -159,6 +223,33 @@ def check_bits_per_dim(bits_per_dim: Callable) -> None:
                     base + math.log2(256.0 * value_range),
                     "the bin is value_range / 256 wide: divide the range, do not multiply",
                 ),
+                (
+                    base + math.log(256.0 / value_range),
+                    "the bin term is in nats: take its log in base 2 (math.log2) like the rest",
+                ),
+                (
+                    nll * math.log(2.0) / dims + levels,
+                    "nats become bits when you divide by ln 2 (one bit is ln 2 = 0.69 nats), "
+                    "not multiply",
+                ),
+                (
+                    nll / (dims * math.log10(2.0)) + levels,
+                    "that is a base-10 logarithm: bits are log2, so convert the nats with ln 2 "
+                    "(math.log(2)), not log10(2)",
+                ),
+                (
+                    base + math.log10(256.0 / value_range),
+                    "that is a base-10 logarithm: bits are log2, so the bin term needs math.log2",
+                ),
+                (
+                    base + math.log2(255.0 / value_range),
+                    "there are 256 levels (0 to 255), so 256 bins of width value_range / 256",
+                ),
+                (
+                    -base + levels,
+                    "nll_nats is already the negative log density: use it as it is, with no "
+                    "extra minus sign",
+                ),
             ],
         )
         check_close(name, got, want, rtol=1e-9, atol=1e-9, hint=hint)
@@ -176,43 +267,99 @@ def _radii(points: np.ndarray, column: int) -> np.ndarray:
     return np.sort(_distances(points, points), axis=1)[:, column]  # column 0: the point itself
 
 
-def _slips(real: np.ndarray, generated: np.ndarray, k: int) -> list[tuple[tuple, str]]:
-    """What the usual mistakes return for ``(real, generated, k)``, each with its hint."""
+def _shares(cross: np.ndarray, real_radii, generated_radii, compare=np.less_equal, axis=1):
+    """(precision, recall) from the (generated, real) distances and each set's radii."""
+    precision = compare(cross, np.asarray(real_radii)[None, :]).any(axis=axis).mean()
+    recall = compare(cross.T, np.asarray(generated_radii)[None, :]).any(axis=axis).mean()
+    return float(precision), float(recall)
+
+
+def _slips(real: np.ndarray, generated: np.ndarray, k: int) -> list[tuple[tuple, str, bool]]:
+    """What the usual mistakes return for ``(real, generated, k)``, each with its hint and
+    whether one half of it alone (only precision, or only recall, gone wrong) names it too."""
     cross = _distances(generated, real)  # (generated, real)
-    self_k = (
-        float((cross <= _radii(real, k - 1)[None, :]).any(axis=1).mean()),
-        float((cross.T <= _radii(generated, k - 1)[None, :]).any(axis=1).mean()),
-    )
+    right = (_radii(real, k), _radii(generated, k))
+    self_k = _shares(cross, _radii(real, k - 1), _radii(generated, k - 1))
     own = (
         float((cross <= _radii(generated, k)[:, None]).any(axis=1).mean()),
         float((cross.T <= _radii(real, k)[:, None]).any(axis=1).mean()),
     )
+    other_set = [
+        _shares(cross, np.sort(cross.T, axis=1)[:, c], np.sort(cross, axis=1)[:, c])
+        for c in (k - 1, k)
+    ]
     precision, recall = bench.precision_recall(real, generated, k)
-    return [
+    slips = [
         (
             self_k,
             "the point itself was counted as its own nearest neighbour: the radius is the "
             "distance to the k-th nearest OTHER point (sorted distances start with the 0 to "
             "itself)",
+            True,
         ),
         (
             (recall, precision),
             "precision and recall are swapped: precision asks how many GENERATED points land "
             "on the real manifold, recall how many REAL points the generated manifold covers",
+            False,  # a swap shows in both numbers; one number equal to the other is chance
         ),
         (
             (precision * len(generated), recall * len(real)),
             "those are counts: precision and recall are shares (divide by the number of points)",
+            True,
         ),
         (
             own,
             "the balls belong to the other set: a generated point counts for precision when it "
             "falls inside the ball of some REAL point, with that real point's radius",
+            True,
+        ),
+        (
+            _shares(cross, *right, compare=np.less),
+            "a point exactly on a ball's surface is inside it: the test is distance <= radius "
+            "(a strict < drops the ties, e.g. a copy of a real point whose ball has radius 0)",
+            True,
+        ),
+        (
+            _shares(cross**2, *right),
+            "squared distances compared with radii that are plain distances: compare like with "
+            "like (both squared or both not)",
+            True,
+        ),
+        (
+            _shares(cross, *right, axis=0),
+            "that is the share of the balls that hold a point of the other set: precision is "
+            "the share of GENERATED points inside some real ball (reduce over the real points "
+            "with .any, then average over the generated ones), recall the other way round",
+            True,
+        ),
+        *(
+            (
+                value,
+                "each ball's radius is the distance to the k-th nearest point of its own set "
+                "(real-real distances for the real balls), not of the other set",
+                True,
+            )
+            for value in other_set
         ),
     ]
+    if k != bench.K_NEIGHBOURS:
+        slips.append(
+            (
+                _shares(
+                    cross, _radii(real, bench.K_NEIGHBOURS), _radii(generated, bench.K_NEIGHBOURS)
+                ),
+                f"use the k passed in (k={k} here) for the radii, not a fixed "
+                f"{bench.K_NEIGHBOURS}",
+                True,
+            )
+        )
+    return slips
 
 
 def _two_numbers(name: str, got) -> tuple[float, float]:
+    if isinstance(got, np.ndarray) and got.shape == (2,):
+        got = tuple(got)
     if not isinstance(got, tuple | list) or len(got) != 2:
         raise CheckFailed(
             f"{name}: expected a pair (precision, recall), got {type(got).__name__}",
@@ -227,22 +374,40 @@ def _two_numbers(name: str, got) -> tuple[float, float]:
 
 
 def _pair_hint(got, want, slips) -> str | None:
-    hint = _first_match(got, want, slips)
-    if hint is None:  # one half of a slip: e.g. only precision judged with the wrong balls
-        for value, text in slips:
-            for i in (0, 1):
-                if not math.isclose(value[i], want[i]) and math.isclose(got[i], value[i]):
+    hint = _first_match(got, want, [(value, text) for value, text, _ in slips])
+    if hint is None:  # one half of a slip, the other half right: e.g. only precision judged
+        for i in (0, 1):  # with the wrong balls (one wrong number alone matches slips by chance)
+            if not math.isclose(got[1 - i], want[1 - i], abs_tol=1e-9):
+                continue
+            for value, text, halves in slips:
+                if (
+                    halves
+                    and not math.isclose(value[i], want[i])
+                    and math.isclose(got[i], value[i])
+                ):
                     return text
     return hint
+
+
+def _lattice_sets() -> tuple[np.ndarray, np.ndarray]:
+    """Two grids of integer points one step apart, the generated one shifted by 3 columns: many
+    cross distances equal a radius exactly (1), so ``<=`` and ``<`` disagree. Small integers
+    keep every distance exact however it is computed."""
+    rows, columns = np.meshgrid(np.arange(5.0), np.arange(5.0), indexing="ij")
+    real = np.stack([rows.ravel(), columns.ravel()], axis=1)  # 5 x 5
+    rows, columns = np.meshgrid(np.arange(5.0), np.arange(3.0, 9.0), indexing="ij")
+    generated = np.stack([rows.ravel(), columns.ravel()], axis=1)  # 5 x 6, columns 3 to 8
+    return real, generated
 
 
 @check(reread=SECTION_PR)
 def check_precision_recall(precision_recall: Callable) -> None:
     """``precision_recall(real, generated, k=3)`` -> ``(precision, recall)``: improved precision
     and recall (Kynkäänniemi et al., 2019) of two feature arrays ``(n, d)``, written with NumPy
-    and compared with :func:`aigc_course.bench.precision_recall` on made-up sets."""
+    and compared with :func:`aigc_course.bench.precision_recall` on made-up sets, the last one
+    on a grid where points lie exactly on the balls' surfaces."""
     check_callable("precision_recall", precision_recall)
-    check_own_code(
+    _check_own_code(
         "precision_recall",
         precision_recall,
         ["precision_recall", "manifold_share", "knn_radii"],
@@ -250,10 +415,13 @@ def check_precision_recall(precision_recall: Callable) -> None:
         "aigc_course.bench",
     )
     rng = np.random.default_rng(92)
+    cases = []
     for n_real, n_generated, dims, k in ((40, 50, 3, 3), (60, 30, 5, 1), (35, 45, 2, 5)):
         real = rng.normal(size=(n_real, dims))
-        generated = 0.6 * rng.normal(size=(n_generated, dims)) + 0.4
-        name = f"precision_recall(real {real.shape}, generated {generated.shape}, k={k})"
+        cases.append((real, 0.6 * rng.normal(size=(n_generated, dims)) + 0.4, k, ""))
+    cases.append((*_lattice_sets(), 2, " on a grid of integer points"))
+    for real, generated, k, where in cases:
+        name = f"precision_recall(real {real.shape}, generated {generated.shape}, k={k}){where}"
         got = _two_numbers(name, precision_recall(real.copy(), generated.copy(), k))
         want = bench.precision_recall(real, generated, k)
         hint = _pair_hint(got, want, _slips(real, generated, k))
@@ -274,15 +442,15 @@ def check_bench_answer(answer: str) -> None:
         "b",
         {
             "a": "read the bits/dim and FID columns together: the PixelCNN has the best "
-            "likelihood of the table and the worst FID. A model can spend its likelihood on "
-            "pixel-level detail and still draw poor pictures (Theis et al., 2016)",
+            "likelihood of the table, yet its FID is far behind the GAN's, which has no "
+            "likelihood at all. A model can spend its likelihood on pixel-level detail and "
+            "still draw poor pictures (Theis et al., 2016)",
             "c": "precision only asks whether each sample lands near some real image in the "
             "classifier's feature space; smooth, average-looking samples do. It says nothing "
-            "about sharpness, and the VAE's low recall and high FID say its samples cover "
-            "little of the data",
+            "about sharpness, and the VAE's low recall and its FID, far behind the GAN's, say "
+            "its samples cover little of the data",
             "d": "the GAN has no likelihood at all (no bits/dim), and its precision is below "
-            "the VAE's and the diffusion model's: it leads on FID, recall and classes, not "
-            "everywhere",
+            "the VAE's: it leads on FID, not in every column",
         },
         not_attempted='write "a", "b", "c" or "d"',
     )
@@ -293,6 +461,8 @@ def check_bench_answer(answer: str) -> None:
 
 
 def _sweep_rows(name: str, got, count: int) -> list[tuple[float, float]]:
+    if isinstance(got, np.ndarray) and got.ndim == 2 and got.shape[1] == 2:
+        got = list(got)
     if not isinstance(got, tuple | list) or len(got) != count:
         size = f" of length {len(got)}" if isinstance(got, tuple | list) else ""
         raise CheckFailed(
@@ -342,7 +512,29 @@ def check_truncation_experiment(
             [unscaled] * len(probe_scales),
             "every row is the same: at each scale the generator's samples are scale * noise",
         ),
-        ([(r, p) for p, r in want], "each pair is (precision, recall): precision first"),
+        (
+            [(r, p) for p, r in want],
+            "each pair is (precision, recall): precision first, and precision_recall takes "
+            "the real set first, then the samples",
+        ),
+        (
+            [bench.precision_recall(probe_real, probe_noise / s, probe_k) for s in probe_scales],
+            "only the samples are scaled, by multiplying: scale * noise. Scaling the real set "
+            "instead, or dividing the noise by the scale, moves them the opposite way (precision "
+            "and recall only see the ratio of the two sets' sizes)",
+        ),
+        (
+            _table(
+                np.asarray(real, np.float64), np.asarray(noise, np.float64), probe_scales, probe_k
+            ),
+            "use the sets passed in as real and noise: the sweep measured the notebook's own "
+            "variables instead of its arguments",
+        ),
+        (
+            [bench.precision_recall(probe_real, s * probe_real, probe_k) for s in probe_scales],
+            "the samples come from the noise (scale * noise), not from the real set: the real "
+            "set is only the yardstick",
+        ),
         (
             _table(probe_real, probe_noise, probe_scales, probe_k, shift=True),
             "the scale multiplies the noise (scale * noise); adding it shifts the samples instead",
@@ -353,6 +545,22 @@ def check_truncation_experiment(
         ),
     ]
     hint = _first_match(got, want, slips)
+    yours = _student_function(truncation_sweep, "precision_recall")
+    if yours is not None and not np.allclose(got, want, rtol=0, atol=1e-9):
+        try:
+            mismatch = not np.allclose(
+                _two_numbers("precision_recall", yours(probe_real.copy(), probe_noise.copy(), 4)),
+                bench.precision_recall(probe_real, probe_noise, 4),
+                rtol=0,
+                atol=1e-9,
+            )
+        except Exception:  # noqa: BLE001 - any failure of exercise 3's function says the same
+            mismatch = True
+        if mismatch:
+            hint = (
+                "your precision_recall from exercise 3 does not match the bench's yet: make "
+                "its check pass first (the sweep is judged with the right precision and recall)"
+            )
     check_close(name, got, want, rtol=0, atol=1e-9, hint=hint)
 
     table = _table(np.asarray(real, np.float64), np.asarray(noise, np.float64), scales, k)
@@ -411,8 +619,8 @@ HINTS = {
         "generated one.",
         "All pairwise distances at once with broadcasting: a[:, None, :] - b[None, :, :], then "
         "the norm over the last axis. np.sort along each row gives the radii (position 0 is "
-        "the point itself, at distance 0); compare a distance matrix with the radii, then "
-        ".any(axis=...) and .mean().",
+        "the point itself, at distance 0); compare a distance matrix with the radii (a point on "
+        "a ball's surface is inside it), then .any(axis=...) and .mean().",
         "Check yourself: precision_recall(x, x) is (1.0, 1.0) for any set x, and a generated "
         "set far away from the real one gives (0.0, 0.0).",
     ),
