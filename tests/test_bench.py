@@ -145,3 +145,21 @@ def test_the_shipped_bench_has_samples_for_every_row():
     assert bench.shipped_run("fashion_mnist")["runs"][0]["args"]["profile"] == "cpu"
     with pytest.raises(FileNotFoundError, match="only for fashion_mnist"):
         bench.shipped_results("mnist")
+
+
+def test_chapter_09_prose_quotes_the_shipped_bench():
+    """Chapter 09's reading of the table is prose: re-pack the bench without rewriting it, and
+    this fails (its 5-minute FID ranking and the PixelCNN's bits/dim must be the shipped ones)."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "09_family_bench.ipynb"
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    prose = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    prose = " ".join(prose.split())  # line breaks are spaces
+    summary = {(r["family"], r["budget_s"]): r for r in bench.summarise(bench.shipped_results())}
+    names = {"gan": "GAN", "vae": "VAE", "pixelcnn": "PixelCNN", "diffusion": "diffusion"}
+    ranked = sorted(names, key=lambda k: summary[k, 300.0]["fid"])
+    order = " < ".join(f"{names[k]} {summary[k, 300.0]['fid']:.1f}" for k in ranked)
+    assert f"the order is {order}" in prose
+    assert f"{summary['pixelcnn', 300.0]['bits_per_dim']:.3f} bits/dim" in prose
