@@ -301,18 +301,21 @@ def _shipped(dataset: str, suffix: str):
     return path
 
 
+def _shipped_record(dataset: str) -> dict[str, Any]:
+    return json.loads(_shipped(dataset, ".json").read_text())
+
+
 def shipped_results(dataset: str = "fashion_mnist") -> list[dict[str, Any]]:
     """The rows of the course's own bench run (``benchmarks/families.py`` on the full data set,
     ``cpu`` profiles, 2 CPU cores; ``scripts/pack_bench.py`` merged its files), as
     :func:`run_family` returns them plus ``peak_memory_mib``: chapter 09 reads them so that its
     stored table is the same on every machine. :func:`shipped_run` says how they were made."""
-    return json.loads(_shipped(dataset, ".json").read_text())["rows"]
+    return _shipped_record(dataset)["rows"]
 
 
 def shipped_run(dataset: str = "fashion_mnist") -> dict[str, Any]:
     """How :func:`shipped_results` were made: the bench's arguments, the machine, the load."""
-    record = json.loads(_shipped(dataset, ".json").read_text())
-    return {key: value for key, value in record.items() if key != "rows"}
+    return {key: value for key, value in _shipped_record(dataset).items() if key != "rows"}
 
 
 def shipped_samples(dataset: str = "fashion_mnist") -> dict[tuple[str, float], np.ndarray]:

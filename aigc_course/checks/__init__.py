@@ -48,6 +48,7 @@ __all__ = [
     "check_letter",
     "check_choice",
     "check_own_code",
+    "LIBRARIES",
     "check_uses",
 ]
 
@@ -360,11 +361,15 @@ def _source(fn: Any) -> str | None:
     return source
 
 
+#: Packages whose functions are never the student's own code.
+LIBRARIES = frozenset({"aigc_course", "keras", "tensorflow", "numpy", "scipy"})
+
+
 def check_own_code(name: str, fn: Any, forbidden: Sequence[str], why: str) -> None:
     """``fn`` is the student's own code: neither one of the course's or a library's functions
     itself, nor a function that calls any of ``forbidden`` (read from its source with ``ast``)."""
     module = getattr(fn, "__module__", None) or ""
-    if module.split(".")[0] in {"aigc_course", "keras", "tensorflow", "numpy", "scipy"}:
+    if module.split(".")[0] in LIBRARIES:
         raise CheckFailed(
             f"{name} is {module}.{getattr(fn, '__name__', '?')}, a library function, "
             "not your own code",

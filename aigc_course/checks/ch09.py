@@ -22,6 +22,7 @@ import numpy as np
 
 from aigc_course import bench
 from aigc_course.checks import (
+    LIBRARIES,
     CheckFailed,
     check,
     check_callable,
@@ -61,16 +62,12 @@ def _first_match(got, want, candidates) -> str | None:
     return None
 
 
-#: Packages whose functions are never the student's own code.
-_LIBRARIES = frozenset({"aigc_course", "keras", "tensorflow", "numpy", "scipy"})
-
-
 def _student_function(fn: Callable, name: str):
     """The student's own function ``name`` that ``fn`` would call, if it is one (defined by the
     student, not imported from the course or a library)."""
     candidate = getattr(fn, "__globals__", {}).get(name)
     module = getattr(candidate, "__module__", None) or ""
-    if not callable(candidate) or candidate is fn or module.split(".")[0] in _LIBRARIES:
+    if not callable(candidate) or candidate is fn or module.split(".")[0] in LIBRARIES:
         return None
     return candidate
 
