@@ -36,8 +36,15 @@ def command(*args: str) -> list[str]:
 def start_training(out: Path, env: dict) -> subprocess.Popen:
     args = command("train", "--model", "gan", "--profile", "smoke", "--epochs", "500", "--out", str(out))
     return subprocess.Popen(
-        [*args, "--no-eval"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*args, "--no-eval"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    """Ctrl-C's default action in the child: a shell that starts the tests in the background
+    (``... &``) makes its children ignore SIGINT, and Python keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_checkpoint(proc: subprocess.Popen, ckpt: Path, min_step: int, timeout=180) -> dict:
