@@ -168,3 +168,72 @@ def test_check_letter_normalises_and_explains():
     with pytest.raises(CheckFailed) as info:  # without the hint an empty answer is just wrong
         check_letter("q", None)
     assert not isinstance(info.value, NotAttempted)
+
+
+# --- check_own_code: the student's code, not the library's answer under another name ---------
+
+_STUDENT_MODULE = '''
+import numpy as np
+from aigc_course import bench
+from aigc_course.bench import precision_recall as pr
+
+def knn_radii(x, k):  # the student's own helper, named like the bench's
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    return np.sort(d, axis=1)[:, k]
+
+def uses_own_helper(real, fake, k=3):
+    return knn_radii(real, k)
+
+def uses_library_by_attribute(real, fake, k=3):
+    return bench.knn_radii(real, k)
+
+def uses_library_alias(real, fake, k=3):
+    return pr(real, fake, k)
+
+def imports_inside(real, fake, k=3):
+    from aigc_course.bench import knn_radii
+    return knn_radii(real, k)
+
+def wrapper(real, k):
+    return bench.knn_radii(real, k)
+
+knn_radii_wrapped = wrapper
+
+def uses_helper_that_calls_library(real, fake, k=3):
+    return helper(real, k)
+
+def helper(real, k):
+    return bench.knn_radii(real, k)
+'''
+
+
+@pytest.fixture
+def student(tmp_path, monkeypatch):
+    import importlib
+
+    (tmp_path / "student_answers.py").write_text(_STUDENT_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module("student_answers")
+
+
+def test_own_code_reads_a_student_helper_named_like_the_library(student):
+    from aigc_course import bench
+    from aigc_course.checks import check_own_code
+
+    forbidden = ["precision_recall", "knn_radii"]
+    check_own_code("f", student.uses_own_helper, forbidden, "why")  # their own knn_radii
+    cases = {
+        "uses_library_by_attribute": "calls knn_radii, the library's version",
+        "uses_library_alias": r"calls pr \(aigc_course.bench.precision_recall\)",
+        "imports_inside": "calls knn_radii, the library's version",
+    }
+    for name, message in cases.items():
+        with pytest.raises(CheckFailed, match=message):
+            check_own_code("f", getattr(student, name), forbidden, "why")
+    with pytest.raises(CheckFailed, match="is aigc_course.bench.knn_radii, a library function"):
+        check_own_code("f", bench.knn_radii, forbidden, "why")
+    student.knn_radii = student.knn_radii_wrapped  # their knn_radii now calls the bench's
+    with pytest.raises(CheckFailed, match="knn_radii calls knn_radii, the library's version"):
+        check_own_code("f", student.uses_own_helper, forbidden, "why")
+    # A helper with another name is not followed: only forbidden names are (as before).
+    check_own_code("f", student.uses_helper_that_calls_library, forbidden, "why")

@@ -331,20 +331,8 @@ def check_choice(
 
 
 def _called_names(source: str) -> set[str]:
-    import ast
-    import re
-    import textwrap
-
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:  # e.g. a lambda cut out of a longer line: fall back to the words
-        return set(re.findall(r"(\w+)\s*\(", source))
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            names.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
-    return names
+    bare, attributes = _calls(source)
+    return bare | attributes
 
 
 def _source(fn: Any) -> str | None:
@@ -365,22 +353,89 @@ def _source(fn: Any) -> str | None:
 LIBRARIES = frozenset({"aigc_course", "keras", "tensorflow", "numpy", "scipy"})
 
 
-def check_own_code(name: str, fn: Any, forbidden: Sequence[str], why: str) -> None:
+def check_own_code(
+    name: str, fn: Any, forbidden: Sequence[str], why: str, _seen: set[int] | None = None
+) -> None:
     """``fn`` is the student's own code: neither one of the course's or a library's functions
-    itself, nor a function that calls any of ``forbidden`` (read from its source with ``ast``)."""
-    module = getattr(fn, "__module__", None) or ""
-    if module.split(".")[0] in LIBRARIES:
-        raise CheckFailed(
-            f"{name} is {module}.{getattr(fn, '__name__', '?')}, a library function, "
-            "not your own code",
-            why,
-        )
+    itself, nor a function that calls any of ``forbidden`` (read from its source with ``ast``).
+
+    A call by bare name is resolved in ``fn``'s globals: a library function is refused whatever
+    name it is called by (``pr = bench.precision_recall``), and a function the student wrote is
+    their own code even when named like the library's (``def knn_radii``): it is read in turn."""
+    _refuse_library_function(name, fn, why)
     source = _source(fn)
     if source is None:
         return
-    used = sorted(_called_names(source) & set(forbidden))
-    if used:
+    seen = {id(fn)} if _seen is None else _seen | {id(fn)}
+    bare, attributes = _calls(source)
+    used = sorted(attributes & set(forbidden))
+    if used:  # bench.knn_radii(...): the library's, by its name
         raise CheckFailed(f"{name} calls {used[0]}, the library's version of the answer", why)
+    imported = _imported_names(source)
+    for called in sorted(bare):
+        # A name imported inside the function is not the global one: judge it by its name.
+        target = None if called in imported else getattr(fn, "__globals__", {}).get(called)
+        if _is_library(target):
+            if called in forbidden or getattr(target, "__name__", "") in forbidden:
+                real = f"{target.__module__}.{getattr(target, '__name__', called)}"
+                raise CheckFailed(f"{name} calls {called} ({real}), the library's version of the "
+                                  "answer", why)  # fmt: skip
+        elif callable(target) and id(target) not in seen and called in forbidden:
+            check_own_code(called, target, forbidden, why, seen)  # the student's own helper
+        elif target is None and called in forbidden:  # e.g. imported inside the function
+            raise CheckFailed(f"{name} calls {called}, the library's version of the answer", why)
+
+
+def _is_library(fn: Any) -> bool:
+    module = getattr(fn, "__module__", None) or ""
+    return callable(fn) and module.split(".")[0] in LIBRARIES
+
+
+def _refuse_library_function(name: str, fn: Any, why: str) -> None:
+    if _is_library(fn):
+        raise CheckFailed(
+            f"{name} is {fn.__module__}.{getattr(fn, '__name__', '?')}, a library function, "
+            "not your own code",
+            why,
+        )
+
+
+def _imported_names(source: str) -> set[str]:
+    """Names bound by ``import`` statements in ``source`` (e.g. inside a function)."""
+    import ast
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return set()
+    return {
+        (alias.asname or alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+
+
+def _calls(source: str) -> tuple[set[str], set[str]]:
+    """Names called in ``source``: ``(bare, attributes)`` for ``f(...)`` and ``x.f(...)``."""
+    import ast
+    import re
+    import textwrap
+
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:  # e.g. a lambda cut out of a longer line: fall back to the words
+        bare = set(re.findall(r"(?<![\w.])(\w+)\s*\(", source))
+        return bare, set(re.findall(r"\.\s*(\w+)\s*\(", source))
+    bare, attributes = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name):
+                bare.add(node.func.id)
+            elif isinstance(node.func, ast.Attribute):
+                attributes.add(node.func.attr)
+    return bare, attributes
 
 
 def check_uses(name: str, fn: Any, required: str, why: str) -> None:
