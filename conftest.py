@@ -25,6 +25,7 @@ ONE_WORKER_MODULES = frozenset({
     "tests/test_families.py", "tests/test_gpt.py", "tests/test_ch03.py", "tests/test_ch08.py",
     "tests/test_grading.py", "tests/test_grading_hostile.py", "tests/test_runs.py",
     "tests/test_metrics.py", "tests/test_models.py", "tests/test_tang.py", "tests/test_browser.py",
+    "tests/test_diffusion_family.py",
 })  # fmt: skip
 
 

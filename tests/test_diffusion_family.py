@@ -183,9 +183,12 @@ def test_unet_refuses_bad_sizes():
 
 
 def small_model(**options) -> dm.DiffusionModel:
-    net = build_unet((8, 16), attention=False, groups=4)
+    """The smallest U-Net (one resolution) under plain SGD: tracing a training step costs about
+    a millisecond per graph op, and Adam's per-variable update is most of them. What the tests of
+    the step check (the update, the average, the step count) does not depend on the optimizer."""
+    net = build_unet((8,), attention=False, groups=4)
     model = dm.DiffusionModel(net, maths.cosine_beta_schedule(100), **options)
-    model.compile(keras.optimizers.Adam(1e-3))
+    model.compile(keras.optimizers.SGD(0.1))
     return model
 
 
@@ -240,12 +243,8 @@ def test_without_average_the_sampler_is_the_network():
     assert model.sampler is model.unet
 
 
-def test_guidance_combines_conditional_and_unconditional_predictions():
-    keras.utils.set_random_seed(1)
-    model = small_model()
-    last = model.ema_unet.get_layer("ema_out")
-    last.set_weights([np.random.default_rng(2).normal(0, 0.2, w.shape) for w in last.get_weights()])
-    den = model.denoiser
+def test_guidance_combines_conditional_and_unconditional_predictions(conditional):
+    den = conditional.denoiser
     x = np.random.default_rng(3).standard_normal((2, 28, 28, 1)).astype("float32")
     y = np.array([3, 7], "int32")
 
@@ -259,8 +258,8 @@ def test_guidance_combines_conditional_and_unconditional_predictions():
     np.testing.assert_allclose(den.predict(x, 40, y, 3.0), uncond + 3 * (cond - uncond), atol=1e-4)
 
 
-def test_sampling_options_are_checked():
-    model = small_model()
+def test_sampling_options_are_checked(conditional):
+    model = conditional
     # DDPM with fewer steps than T is ancestral sampling on the respaced schedule: DDIM, eta 1
     np.testing.assert_array_equal(
         samplers.generate(model, 2, seed=4, sampler="ddpm", steps=10)[0],
@@ -283,12 +282,32 @@ def test_sampling_options_are_checked():
 # --------------------------------------------------------------------------- the family
 
 
-def smoke_model(policy: str = "float32") -> dm.DiffusionModel:
+#: The smoke profile cut to one resolution, for tests that build a model of their own: the
+#: fewer layers, the less there is to trace (and, in 16 bits, to compile with XLA)
+SMALL = fam.PROFILES["smoke"].replace(widths=(8,))
+
+
+def smoke_model(policy: str = "float32", profile=fam.PROFILES["smoke"]) -> dm.DiffusionModel:
     with dtype_policy(policy):
-        model = fam.FAMILY.build(fam.PROFILES["smoke"], "mnist")
+        model = fam.FAMILY.build(profile, "mnist")
     last = model.ema_unet.get_layer("ema_out")  # the output layer starts at zero: wake it up
     last.set_weights([np.random.default_rng(2).normal(0, 0.2, w.shape) for w in last.get_weights()])
     return model
+
+
+@pytest.fixture(scope="module")
+def conditional() -> dm.DiffusionModel:
+    """The smoke profile's class-conditional model, woken up, for the tests that only sample from
+    it: built once, and its denoiser's compiled prediction traced once for all of them."""
+    keras.utils.set_random_seed(0)
+    return smoke_model()
+
+
+@pytest.fixture(scope="module")
+def unconditional() -> dm.DiffusionModel:
+    """A model built by the family with ``conditional=False`` (the tests only ask it to refuse
+    labels)."""
+    return fam.FAMILY.build(SMALL.replace(conditional=False), "mnist")
 
 
 def test_profiles_refuse_bad_settings_by_name():
@@ -307,10 +326,10 @@ def test_profiles_refuse_bad_settings_by_name():
 
 def test_the_export_carries_its_schedule_and_samples_like_the_model(tmp_path):
     keras.utils.set_random_seed(0)
-    model = smoke_model("mixed_bfloat16")
+    model = smoke_model("mixed_bfloat16", SMALL)
     assert model.unet.compute_dtype == "bfloat16"
     path = tmp_path / fam.FAMILY.export_name
-    fam.FAMILY.export(model, fam.PROFILES["smoke"], path)
+    fam.FAMILY.export(model, SMALL, path)
     loaded = fam.FAMILY.load_export(path)
     assert loaded.net.compute_dtype == "float32"
     assert (loaded.prediction, loaded.num_classes) == ("v", 10)
@@ -326,8 +345,8 @@ def test_the_export_carries_its_schedule_and_samples_like_the_model(tmp_path):
         fam.FAMILY.load_export(tmp_path / "plain.keras")
 
 
-def test_sampling_options_reach_the_sampler():
-    model = smoke_model()
+def test_sampling_options_reach_the_sampler(conditional, unconditional):
+    model = conditional
     den = model.denoiser
     three = fam.FAMILY.sample(model, 4, seed=1, steps=5, label=3, guidance=2.0)
     direct = samplers.sample(den, 4, seed=1, steps=5, labels=3, guidance=2.0)
@@ -350,25 +369,23 @@ def test_sampling_options_reach_the_sampler():
     ):
         with pytest.raises(ConfigError, match=word):
             fam.FAMILY.sample(model, 2, **bad)
-    uncond = fam.PROFILES["smoke"].replace(conditional=False)
-    bare = fam.FAMILY.build(uncond, "mnist")
     with pytest.raises(ConfigError, match="unconditional"):
-        fam.FAMILY.sample(bare, 2, steps=2, label=1)
+        fam.FAMILY.sample(unconditional, 2, steps=2, label=1)
 
 
 def test_float16_training_scales_the_loss():
     with dtype_policy("mixed_float16"):
-        model = fam.FAMILY.build(fam.PROFILES["smoke"], "mnist")
+        model = fam.FAMILY.build(SMALL, "mnist")
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-    x = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
-    logs = model.train_on_batch(x, np.arange(16) % 10, return_dict=True)
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    logs = model.train_on_batch(x, np.arange(4) % 10, return_dict=True)
     assert np.isfinite(logs["loss"]) and int(model.step.numpy()) == 1
 
 
-def test_guidance_explorer_redraws_with_the_chosen_class_and_scale():
+def test_guidance_explorer_redraws_with_the_chosen_class_and_scale(conditional, unconditional):
     from aigc_course.widgets import guidance_explorer
 
-    model = smoke_model()
+    model = conditional
     widget = guidance_explorer(model, n=3, steps=2, seed=4)
     first = widget.image.value
     widget.label.value, widget.guidance.value = 7, 3.0
@@ -377,9 +394,7 @@ def test_guidance_explorer_redraws_with_the_chosen_class_and_scale():
     )
     assert widget.image.value != first
     with pytest.raises(ValueError, match="class-conditional"):
-        guidance_explorer(
-            fam.FAMILY.build(fam.PROFILES["smoke"].replace(conditional=False), "mnist")
-        )
+        guidance_explorer(unconditional)
 
 
 def test_sample_scorer_scores_real_images_near_its_floor_and_noise_far_above():
@@ -403,9 +418,12 @@ def test_the_shipped_model_is_trained_and_follows_its_labels():
     assert record["fid"] < 10 * record["fid_floor"] + 10  # what the chapter prints, not noise
     scorer = fam.SampleScorer("fashion_mnist", 60, seed=0)
     labels = np.arange(60) % 10
-    trained = scorer(fam.FAMILY.sample(shipped, 60, seed=0, steps=8, guidance=2.0), labels)
-    untrained_model = fam.FAMILY.build(fam.PROFILES["cpu"], "fashion_mnist")
-    untrained = scorer(fam.FAMILY.sample(untrained_model, 60, seed=0, steps=8), labels)
+    trained = scorer(fam.FAMILY.sample(shipped, 60, seed=0, steps=4, guidance=2.0), labels)
+    # the same network freshly initialised (what the family builds before training, without
+    # the optimizer and the weight average that sampling does not use)
+    untrained_net = keras.models.clone_model(shipped.net)
+    untrained_model = samplers.Denoiser(untrained_net, shipped.betas, shipped.prediction, 10)
+    untrained = scorer(fam.FAMILY.sample(untrained_model, 60, seed=0, steps=4), labels)
     assert trained["fid"] < untrained["fid"] / 3, (trained, untrained)
     assert trained["class_accuracy"] > 0.5 > untrained["class_accuracy"]
     with pytest.raises(ConfigError, match="no pretrained diffusion model"):

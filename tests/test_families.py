@@ -43,9 +43,19 @@ def test_the_family_declares_what_the_engine_needs(name):
     assert family.sample_defaults() == {o.name: o.default for o in family.sample_options}
 
 
+#: What a family's smoke profile can lose here and still run every part of the engine. Diffusion:
+#: a one-resolution U-Net (its training step, traced once per run, costs about a millisecond per
+#: graph op), and T=4 (sampling takes at most T steps, whatever the 50 the CLI and the per-epoch
+#: grids ask for), with a small evaluation.
+SMALLER: dict[str, dict] = {
+    "diffusion": {"widths": (8,), "timesteps": 4, "sample_steps": 2, "eval_samples": 64,
+                  "preview_samples": 4},
+}  # fmt: skip
+
+
 def _smoke(family: Family) -> Profile:
     """The smoke profile cut to the shortest run that still has two epochs."""
-    smoke = family.profiles["smoke"]
+    smoke = family.profiles["smoke"].replace(**SMALLER.get(family.name, {}))
     batches = 2 * smoke.batch_size
     return smoke.replace(epochs=1, examples_per_epoch=batches, checkpoint_every_steps=1)
 
