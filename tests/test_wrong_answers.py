@@ -108,11 +108,42 @@ def _with_block(source: str, body: str) -> str:
 
 
 _cache: dict[str, Notebook] = {}
+_poems: dict = {}  # gpt.write_poems' answers, by model, its weights and every argument
+
+
+def _remember_poems(monkeypatch) -> None:
+    """Chapter 08 samples the same poems (same model, n, seed, T) in every attempt: the
+    answer cell's table, the student's function run by the check, the check's own poems.
+    Sampling is deterministic, so ``gpt.write_poems`` answers each call with the poems the
+    same call gave before: every attempt, right or wrong, sees exactly what it would have
+    sampled (tests/test_gpt.py tests the sampling itself). The weights are part of the key,
+    so a model trained in between samples anew."""
+    import inspect
+
+    import numpy as np
+
+    from aigc_course.families import gpt
+
+    write_poems = gpt.write_poems
+    signature = inspect.signature(write_poems)
+
+    def remembered(model, *args, **kwargs):
+        bound = signature.bind(model, *args, **kwargs)
+        bound.apply_defaults()
+        weights = tuple(float(np.asarray(w).sum(dtype=np.float64)) for w in model.weights)
+        key = (id(model), weights, *((k, v) for k, v in bound.arguments.items() if k != "model"))
+        if key not in _poems:
+            _poems[key] = (model, write_poems(model, *args, **kwargs))  # model: keeps its id
+        return list(_poems[key][1])
+
+    monkeypatch.setattr(gpt, "write_poems", remembered)
 
 
 @pytest.fixture
-def notebook(request, tmp_path_factory):
+def notebook(request, tmp_path_factory, monkeypatch):
     name = request.param
+    if name.startswith("08"):
+        _remember_poems(monkeypatch)
     if name not in _cache:
         _cache[name] = Notebook(name, tmp_path_factory.mktemp(name[:2]))
     return _cache[name]
