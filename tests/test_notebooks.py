@@ -248,6 +248,11 @@ def _papermill(path: Path, out: Path, parameters: dict) -> None:
             raise
 
 
+#: Chapters run by papermill with one parameter changed: (name, value, a line the run then
+#: prints). The stored outputs show the default, so the line proves the injection took effect.
+CHANGED_PARAMETERS = {"00_start_here.ipynb": ("SHOW_SAMPLES", 3, "Showing 3 real images")}
+
+
 # The chapters, as an instructor batch-runs them. Solutions notebooks are not run a third time
 # here: nbval runs them, the grader runs them (tests/test_exercises.py), and papermill runs their
 # exercise twins with the same parameters cell (test_exercise_notebooks_stop_only_at_stubs).
@@ -255,6 +260,9 @@ def _papermill(path: Path, out: Path, parameters: dict) -> None:
 def test_papermill_runs_with_injected_parameters(path: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     parameters = _smoke_parameters(nb)
+    changed = CHANGED_PARAMETERS.get(path.name)
+    if changed:  # a value the notebook would not choose itself, and the line it then prints
+        parameters[changed[0]] = changed[1]
     out = tmp_path / path.name
     _papermill(path, out, parameters)
     result = nbformat.read(out, as_version=4)
@@ -262,6 +270,9 @@ def test_papermill_runs_with_injected_parameters(path: Path, tmp_path: Path) -> 
     assert injected, "papermill did not inject the parameters"
     for name in parameters:
         assert re.search(rf"^{name} = ", injected[0].source, re.MULTILINE)
+    if changed:  # the injected value reached the code, not only the parameters cell
+        texts = "".join(_output_text(c) for c in result.cells if c.cell_type == "code")
+        assert changed[2] in texts, f"{changed[0]} = {changed[1]!r} did not change the run"
 
 
 @pytest.mark.parametrize("path", EXERCISES, ids=_ids(EXERCISES))
@@ -279,15 +290,6 @@ def test_exercise_notebooks_stop_only_at_stubs(path: Path, tmp_path: Path) -> No
         ), f"{path.name} failed before reaching a stub: {err.ename}: {err.evalue}"
     else:
         pytest.fail(f"{path.name} ran to the end: its stubs do not stop a student who skips them")
-
-
-def test_papermill_injection_changes_the_run(tmp_path: Path) -> None:
-    path = ROOT / "notebooks" / "00_start_here.ipynb"
-    out = tmp_path / path.name
-    _papermill(path, out, {"SHOW_SAMPLES": 3})
-    result = nbformat.read(out, as_version=4)
-    texts = "".join(_output_text(c) for c in result.cells if c.cell_type == "code")
-    assert "Showing 3 real images" in texts
 
 
 def _nbval(notebook: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -343,7 +345,8 @@ def test_nbval_bites_on_a_changed_stored_number(tmp_path: Path) -> None:
     # Exactly the changed cell fails, and every other cell of this copy passes: the copy runs
     # where nbval can compare it (the unchanged notebook's own nbval run is the other half).
     summary = failed.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(rf"=* ?1 failed, {len(code_cells) - 1} passed.*", summary), failed.stdout[-3000:]
+    expected = rf"=* ?1 failed, {len(code_cells) - 1} passed.*"
+    assert re.fullmatch(expected, summary), failed.stdout[-3000:]
     assert re.search(rf"::Cell {target_cell}\b", failed.stdout), failed.stdout[-3000:]
 
 
