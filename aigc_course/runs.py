@@ -245,7 +245,8 @@ def _say_start(family, dataset, prof, steps_per_epoch, checkpoint, resume, run_d
     model = family.describe(prof)
     print(
         f"train {family.name}: {dataset}, profile {prof.name} ({model + ', ' if model else ''}"
-        f"batch {prof.batch_size}, {prof.epochs} epochs x {steps_per_epoch} steps{precision}), "
+        f"batch {prof.batch_size}, {prof.epochs} epoch{'s' if prof.epochs != 1 else ''} x "
+        f"{steps_per_epoch} steps{precision}), "
         f"{where}, writing to {run_dir}"
     )
 
