@@ -244,7 +244,7 @@ def test(args: argparse.Namespace) -> int:
     ensure_venv("test")
     print(
         "Running every check CI runs: ruff, exercise freshness, unit tests, every notebook "
-        "(about 17 minutes on a 2-core machine, measured in CI).",
+        "(about 15 minutes on a 2-core machine, measured in CI).",
         flush=True,
     )
     env = test_env()
