@@ -49,6 +49,7 @@ __all__ = [
     "check_choice",
     "check_own_code",
     "LIBRARIES",
+    "is_library_function",
     "check_uses",
 ]
 
@@ -331,7 +332,7 @@ def check_choice(
 
 
 def _called_names(source: str) -> set[str]:
-    bare, attributes = _calls(source)
+    bare, attributes, _ = _calls(source)
     return bare | attributes
 
 
@@ -362,20 +363,24 @@ def check_own_code(
     A call by bare name is resolved in ``fn``'s globals: a library function is refused whatever
     name it is called by (``pr = bench.precision_recall``), and a function the student wrote is
     their own code even when named like the library's (``def knn_radii``): it is read in turn."""
-    _refuse_library_function(name, fn, why)
+    if is_library_function(fn):
+        raise CheckFailed(
+            f"{name} is {fn.__module__}.{getattr(fn, '__name__', '?')}, a library function, "
+            "not your own code",
+            why,
+        )
     source = _source(fn)
     if source is None:
         return
     seen = {id(fn)} if _seen is None else _seen | {id(fn)}
-    bare, attributes = _calls(source)
+    bare, attributes, imported = _calls(source)
     used = sorted(attributes & set(forbidden))
     if used:  # bench.knn_radii(...): the library's, by its name
         raise CheckFailed(f"{name} calls {used[0]}, the library's version of the answer", why)
-    imported = _imported_names(source)
     for called in sorted(bare):
         # A name imported inside the function is not the global one: judge it by its name.
         target = None if called in imported else getattr(fn, "__globals__", {}).get(called)
-        if _is_library(target):
+        if is_library_function(target):
             if called in forbidden or getattr(target, "__name__", "") in forbidden:
                 real = f"{target.__module__}.{getattr(target, '__name__', called)}"
                 raise CheckFailed(f"{name} calls {called} ({real}), the library's version of the "
@@ -386,39 +391,15 @@ def check_own_code(
             raise CheckFailed(f"{name} calls {called}, the library's version of the answer", why)
 
 
-def _is_library(fn: Any) -> bool:
+def is_library_function(fn: Any) -> bool:
+    """Whether ``fn`` is a callable from one of :data:`LIBRARIES` (never the student's code)."""
     module = getattr(fn, "__module__", None) or ""
     return callable(fn) and module.split(".")[0] in LIBRARIES
 
 
-def _refuse_library_function(name: str, fn: Any, why: str) -> None:
-    if _is_library(fn):
-        raise CheckFailed(
-            f"{name} is {fn.__module__}.{getattr(fn, '__name__', '?')}, a library function, "
-            "not your own code",
-            why,
-        )
-
-
-def _imported_names(source: str) -> set[str]:
-    """Names bound by ``import`` statements in ``source`` (e.g. inside a function)."""
-    import ast
-    import textwrap
-
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
-        return set()
-    return {
-        (alias.asname or alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-
-
-def _calls(source: str) -> tuple[set[str], set[str]]:
-    """Names called in ``source``: ``(bare, attributes)`` for ``f(...)`` and ``x.f(...)``."""
+def _calls(source: str) -> tuple[set[str], set[str], set[str]]:
+    """What ``source`` calls and imports: ``(bare, attributes, imported)`` for ``f(...)``,
+    ``x.f(...)`` and names bound by ``import`` statements (e.g. inside a function)."""
     import ast
     import re
     import textwrap
@@ -427,15 +408,17 @@ def _calls(source: str) -> tuple[set[str], set[str]]:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:  # e.g. a lambda cut out of a longer line: fall back to the words
         bare = set(re.findall(r"(?<![\w.])(\w+)\s*\(", source))
-        return bare, set(re.findall(r"\.\s*(\w+)\s*\(", source))
-    bare, attributes = set(), set()
+        return bare, set(re.findall(r"\.\s*(\w+)\s*\(", source)), set()
+    bare, attributes, imported = set(), set(), set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if isinstance(node.func, ast.Name):
                 bare.add(node.func.id)
             elif isinstance(node.func, ast.Attribute):
                 attributes.add(node.func.attr)
-    return bare, attributes
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imported |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return bare, attributes, imported
 
 
 def check_uses(name: str, fn: Any, required: str, why: str) -> None:

@@ -22,7 +22,6 @@ import numpy as np
 
 from aigc_course import bench
 from aigc_course.checks import (
-    LIBRARIES,
     CheckFailed,
     check,
     check_callable,
@@ -31,6 +30,7 @@ from aigc_course.checks import (
     check_own_code,
     check_shape,
     check_uses,
+    is_library_function,
     ok,
 )
 
@@ -66,8 +66,7 @@ def _student_function(fn: Callable, name: str):
     """The student's own function ``name`` that ``fn`` would call, if it is one (defined by the
     student, not imported from the course or a library)."""
     candidate = getattr(fn, "__globals__", {}).get(name)
-    module = getattr(candidate, "__module__", None) or ""
-    if not callable(candidate) or candidate is fn or module.split(".")[0] in LIBRARIES:
+    if not callable(candidate) or candidate is fn or is_library_function(candidate):
         return None
     return candidate
 
