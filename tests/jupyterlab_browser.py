@@ -173,6 +173,7 @@ class LabServer:
             "--ServerApp.password=",
             f"--ServerApp.root_dir={self.site}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: see _open_from_path
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # CI containers run as root
@@ -261,7 +262,7 @@ class LabPage:
 
     def open(self, path: str) -> Opening:
         """Start opening the notebook at ``path`` (relative to the served folder): the first
-        one by its address, the next ones with File > Open from Path... in the same Lab."""
+        one by its address, the next ones with the file browser's open command in the same Lab."""
         opening = Opening(self, Path(path).name, self.page.evaluate(_TAB_IDS_JS))
         if not self.loaded:
             self.page.goto(
@@ -284,27 +285,15 @@ class LabPage:
         return panel
 
     def _open_from_path(self, path: str) -> None:
-        page = self.page
-        for attempt in range(3):
-            try:
-                page.keyboard.press("Escape")
-                page.keyboard.press("Control+Shift+C")  # the command palette
-                search = page.locator(".lm-CommandPalette-input")
-                search.wait_for(state="visible", timeout=15000)
-                search.fill("Open from Path")
-                page.locator(".lm-CommandPalette-item", has_text="Open from Path").first.click(
-                    timeout=15000
-                )
-                field = page.locator(".jp-Dialog input")
-                field.wait_for(state="visible", timeout=15000)
-                field.fill(path)
-                page.locator(".jp-Dialog .jp-mod-accept").click(timeout=15000)
-                return
-            except Exception:
-                if attempt == 2:
-                    raise
-                page.keyboard.press("Escape")
-                page.keyboard.press("Escape")
+        # The file browser's own command (the Lab is started with its app exposed to the page).
+        # Typing into the command palette instead failed now and then on a busy machine: a
+        # keystroke lost while the palette was still opening cost a 15-s retry.
+        self.page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.commands.hasCommand('docmanager:open')"
+        )
+        self.page.evaluate(
+            "(path) => { window.jupyterapp.commands.execute('docmanager:open', {path}); }", path
+        )
 
     def state(self, panel: str) -> dict | None:
         return self.page.evaluate(_STATE_JS, panel)
@@ -652,6 +641,28 @@ _OUTPUT_JS = """async ([id, index]) => {
   return {images, text: area.innerText};
 }"""
 
+# Whether the notebook panel ``id`` has its kernel connected and idle (from Lab's own model).
+_KERNEL_IDLE_JS = """(id) => {
+  for (const widget of window.jupyterapp.shell.widgets('main')) {
+    if (widget.id !== id) continue;
+    const context = widget.sessionContext;
+    const kernel = context && context.isReady && context.session && context.session.kernel;
+    return Boolean(kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle');
+  }
+  return false;
+}"""
+
+# Marks a cell's prompt with data-started="1" as soon as its text changes ("[*]:" when the cell
+# is queued, then its new count): proof that the key press reached the notebook.
+_WATCH_PROMPT_JS = """(prompt) => {
+  prompt.removeAttribute('data-started');
+  const observer = new MutationObserver(() => {
+    prompt.setAttribute('data-started', '1');
+    observer.disconnect();
+  });
+  observer.observe(prompt, {childList: true, characterData: true, subtree: true});
+}"""
+
 # Which cells ran: their prompts ("[3]:", "[*]:", "[ ]:") and any error output.
 _RUN_JS = """([id, upto]) => {
   const panel = document.getElementById(id);
@@ -702,25 +713,37 @@ class WidgetRun:
     def start(self, timeout: float = 300) -> None:
         lab = self.lab
         self.panel = lab.open_and_wait(self.path, timeout)
-        lab.page.wait_for_function(
-            """(id) => {
-              const item = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
-                .map(e => e.textContent).find(t => / \\| /.test(t)) || '';
-              return / \\| Idle$/.test(item) && !/^No Kernel/.test(item);
-            }""",
-            arg=self.panel,
-            timeout=timeout * 1000,
-        )
+        # This notebook's own kernel, not the status bar: right after a tab opens, the status
+        # bar can still show the previous notebook's idle kernel, and a cell run then was lost.
+        lab.page.wait_for_function(_KERNEL_IDLE_JS, arg=self.panel, timeout=timeout * 1000)
         cells = lab.page.locator(f"#{self.panel} .jp-Cell")
         for i in range(self.cell + 1):
             if "jp-CodeCell" in (cells.nth(i).get_attribute("class") or ""):
-                cells.nth(i).locator(".jp-InputPrompt").click()  # select it (command mode)
-                # a busy page may not have moved the selection yet: run only the cell meant
-                expect_active = f"#{self.panel} .jp-Cell >> nth={i}"
-                lab.page.locator(expect_active).and_(
-                    lab.page.locator(".jp-Cell.jp-mod-active")
-                ).wait_for(timeout=timeout * 1000)
-                lab.page.keyboard.press("Shift+Enter")  # run it, as a student would
+                self._run_cell(i, timeout)
+
+    def _run_cell(self, index: int, timeout: float, attempts: int = 3) -> None:
+        """Select cell ``index`` and press Shift+Enter, as a student would, until its prompt
+        shows it queued or run. On a busy machine a key press can land before the notebook
+        has focus and be lost; the cells after it would then run without it."""
+        page = self.lab.page
+        cell = page.locator(f"#{self.panel} .jp-Cell").nth(index)
+        prompt = cell.locator(".jp-InputPrompt")
+        for attempt in range(attempts):
+            prompt.click()  # select it (command mode)
+            # a busy page may not have moved the selection yet: run only the cell meant
+            cell.and_(page.locator(".jp-Cell.jp-mod-active")).wait_for(timeout=timeout * 1000)
+            # The prompt may already show a stored count ("[5]:"): watch it change instead.
+            prompt.evaluate(_WATCH_PROMPT_JS)
+            page.keyboard.press("Shift+Enter")
+            try:
+                cell.locator(".jp-InputPrompt[data-started='1']").wait_for(timeout=10000)
+                return
+            except Exception:
+                if attempt == attempts - 1:
+                    raise RuntimeError(
+                        f"cell {index} of {self.path}: Shift+Enter pressed {attempts} times, "
+                        "the cell never started"
+                    ) from None
 
     def wait(self, timeout: float = 600) -> list[str]:
         """Wait until the widget's sliders show; returns the errors seen instead, if any."""
