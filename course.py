@@ -80,6 +80,7 @@ PYTEST = [
     "tests/sanitize.cfg",
     "-p",
     "no:cacheprovider",
+    "--durations=40",  # where CI's minutes go, in every log
     *(["-n", str(WORKERS), "--dist", "loadscope"] if WORKERS > 1 else []),
 ]
 
