@@ -158,6 +158,14 @@ class LabServer:
         for var, name in dirs.items():
             (self.tmp / name).mkdir()
             self.env[var] = str(self.tmp / name)
+        # The debugger's sidebar asks each new kernel for its debug state; closing a notebook a
+        # moment after its kernel starts (what the page audit does, never a student) cancels
+        # that request, and Lab logs "Could not restore the debugger state" to the console.
+        labconfig = self.tmp / "config" / "labconfig"
+        labconfig.mkdir()
+        (labconfig / "page_config.json").write_text(
+            json.dumps({"disabledExtensions": {"@jupyterlab/debugger-extension": True}})
+        )
         for plugin, values in SETTINGS.items():
             path = self.tmp / "settings" / f"{plugin}.jupyterlab-settings"
             path.parent.mkdir(parents=True, exist_ok=True)
