@@ -181,7 +181,7 @@ class LabServer:
             "--ServerApp.password=",
             f"--ServerApp.root_dir={self.site}",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: see _open_from_path
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: see _open_with_command
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             cmd.append("--allow-root")  # CI containers run as root
@@ -279,7 +279,7 @@ class LabPage:
             )
             self.loaded = True
         else:
-            self._open_from_path(path)
+            self._open_with_command(path)
         return opening
 
     def open_and_wait(self, path: str, timeout: float = 120) -> str:
@@ -292,7 +292,7 @@ class LabPage:
             time.sleep(0.2)
         return panel
 
-    def _open_from_path(self, path: str) -> None:
+    def _open_with_command(self, path: str) -> None:
         # The file browser's own command (the Lab is started with its app exposed to the page).
         # Typing into the command palette instead failed now and then on a busy machine: a
         # keystroke lost while the palette was still opening cost a 15-s retry.
