@@ -323,3 +323,39 @@ def test_answer_and_checks_in_one_graded_cell(tmp_path):
     assert _status(report, "lee") == {"even": ("failed", "y must be even")}
     assert _status(report, "max") == {"even": ("not attempted", "")}
     assert report.totals() == {"kim": (2, 2), "lee": (0, 2), "max": (0, 2)}
+
+
+def test_notebooks_graded_in_parallel_are_parsed_one_at_a_time(monkeypatch):
+    """grade() reads notebooks in threads; CPython 3.11's AST constructor fails when two threads
+    build trees at once (CPython issue 106905, seen once in CI). Every parse the grading threads
+    make goes through one lock: a slow ``ast.parse`` never sees a second caller inside."""
+    import ast
+    import threading
+    import time
+
+    from aigc_course.grading import flags
+
+    real_parse, inside, most = ast.parse, [0], [0]
+    count = threading.Lock()
+
+    def slow_parse(*args, **kwargs):
+        with count:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.01)
+        try:
+            return real_parse(*args, **kwargs)
+        finally:
+            with count:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ast, "parse", slow_parse)
+    nb, template = read_notebook(SOLUTIONS / NAME), _exercise()
+    threads = [
+        threading.Thread(target=flags.suspicious_lines, args=(nb, template)) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1, f"{most[0]} threads were inside ast.parse at once"

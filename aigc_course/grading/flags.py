@@ -14,7 +14,7 @@ import ast
 
 import nbformat
 
-from aigc_course.grading.plan import cell_label
+from aigc_course.grading.plan import cell_label, parse
 
 #: attribute names that only machinery-minded code touches
 ATTRIBUTES = {
@@ -111,7 +111,7 @@ def suspicious_lines(
         if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(cell.source)
+            tree = parse(cell.source)
         except SyntaxError:
             continue
         modules |= _imported_names(tree)

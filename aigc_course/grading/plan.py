@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,18 @@ def _is_check(node: ast.stmt) -> bool:
     return "check" in names
 
 
+_PARSING = threading.Lock()
+
+
+def parse(source: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse``, one thread at a time. :func:`~aigc_course.grading.grade` reads notebooks
+    in threads, and CPython 3.11 keeps the AST constructor's recursion counter per interpreter:
+    two parses at once can fail with "SystemError: AST constructor recursion depth mismatch"
+    (CPython issue 106905; it failed one CI run)."""
+    with _PARSING:
+        return ast.parse(source, filename)
+
+
 def trusted_preamble(template: nbformat.NotebookNode) -> str:
     """What the runner re-runs before every exercise's checks: the top-level ``import``
     statements of a solutions notebook's exercise version (``template``) and the check
@@ -95,7 +108,7 @@ def trusted_preamble(template: nbformat.NotebookNode) -> str:
         if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(cell.source)
+            tree = parse(cell.source)
         except SyntaxError:  # e.g. IPython magics: not where checks are imported
             continue
         for node in tree.body:
@@ -121,7 +134,7 @@ def _load_hidden(folder: Path, solutions: dict[str, Solution]) -> None:
             )
         source = path.read_text(encoding="utf-8")
         try:
-            tree = ast.parse(source, str(path))
+            tree = parse(source, str(path))
         except SyntaxError as err:
             raise ConfigError(f"{path}, line {err.lineno}: {err.msg}") from None
         wanted = {hidden_test_name(e.id): e.id for e in solution.exercises}
