@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         "steps": profile.total_steps,
         "trained_steps": step,
         "curve": history,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), {platform.system()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
     }
     path = data_dir / gpt.SHIPPED_MODEL.replace(".npz", ".json")
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

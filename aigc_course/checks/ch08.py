@@ -282,6 +282,9 @@ def _share(model, t: float, n_poems: int) -> float:
 
 
 _PROBE_ROWS, _PROBE_POEMS = 16, 32  # the check runs your function on this much, to save time
+#: The check adds this temperature to yours: a trained model keeps its form at T = 0.7..1.3
+#: (poems sampled at the wrong T would pass there), and loses it visibly at T = 2.
+_HOT = 2.0
 
 
 @check(reread="chapter 08, sections 3 and 7 (Cross-entropy is bits; Sampling: temperature)")
@@ -291,26 +294,25 @@ def check_temperature_experiment(
     """The temperature experiment. ``temperature_results(model, rows, temperatures, n_poems)``
     returns ``{T: {"bits": held-out bits of softmax(logits / T) on rows, "right_length": share
     of right-length lines in n_poems poems sampled at T, seed 0}}``. The check runs it on the
-    first 16 rows and 32 poems and recomputes the bits exactly (to 1e-3) and the shares from its
-    own poems (within 0.06). ``answer_lowest_bits`` is the temperature with the lowest held-out
-    bits on all of ``rows``, read from the student's table."""
+    first 16 rows and 32 poems, at ``temperatures`` and at T = 2, and recomputes the bits exactly
+    (to 1e-3) and the shares from its own poems (within 0.06). ``answer_lowest_bits`` is the
+    temperature with the lowest held-out bits on all of ``rows``, read from the student's table."""
     check_callable("temperature_results", temperature_results)
     temperatures = sorted({float(t) for t in temperatures})
+    probed = sorted({*temperatures, _HOT})
     probe = tuple(np.asarray(a)[:_PROBE_ROWS] for a in rows)
     if _cache.get("model") is model and ("probe", id(rows[0])) in _cache:
         probe = _cache[("probe", id(rows[0]))]  # the same arrays: their logits are cached
-    results = temperature_results(model, probe, temperatures, n_poems=_PROBE_POEMS)
+    results = temperature_results(model, probe, probed, n_poems=_PROBE_POEMS)
     _cache[("probe", id(rows[0]))] = probe
-    name = (
-        f"temperature_results(model, rows[:{_PROBE_ROWS}], {temperatures}, n_poems={_PROBE_POEMS})"
-    )
-    if not isinstance(results, dict) or sorted(map(float, results)) != temperatures:
+    name = f"temperature_results(model, rows[:{_PROBE_ROWS}], {probed}, n_poems={_PROBE_POEMS})"
+    if not isinstance(results, dict) or sorted(map(float, results)) != probed:
         raise CheckFailed(
             f"{name} must map each temperature to {{'bits': ..., 'right_length': ...}}",
             f"got {type(results).__name__}"
             + (f" with keys {sorted(results)}" if isinstance(results, dict) else ""),
         )
-    for t in temperatures:
+    for t in probed:
         measured = results.get(t)
         if not isinstance(measured, dict):
             raise CheckFailed(f"{name}[{t}] must be a dict with 'bits' and 'right_length'")
