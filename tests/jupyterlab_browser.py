@@ -356,7 +356,8 @@ _NEW_PANEL_JS = """([name, before]) => {
 # and the search for a $ only once every markdown cell has rendered). `pendingMath` is whether
 # the rendered text still holds a $: MathJax replaces the maths it typesets, so it turns false
 # when MathJax is done (or stays true when a $ will never be typeset: a fault the audit reports).
-# `kernel` is the status bar's text, "Python 3 (ipykernel) | Idle" once the kernel answered.
+# `kernel` is the panel's own kernel from Lab's model ("connected idle" once it answered), not
+# the status bar, which can still show the previously active notebook's kernel.
 _STATE_JS = """(id) => {
   const panel = document.getElementById(id);
   if (!panel) return null;
@@ -376,8 +377,11 @@ _STATE_JS = """(id) => {
     }
   }
   const mermaid = panel.querySelectorAll('.jp-RenderedMermaid');
-  const kernel = Array.from(document.querySelectorAll('.jp-StatusBar-TextItem'))
-    .map(e => e.textContent).find(t => / \\| /.test(t)) || '';
+  const widget = Array.from(window.jupyterapp.shell.widgets('main')).find(w => w.id === id);
+  const context = widget && widget.sessionContext;
+  const session = context && context.isReady && context.session;
+  const kernel = session && session.kernel
+    ? `${session.kernel.connectionStatus} ${session.kernel.status}` : 'none';
   const tab = document.querySelector(`.lm-DockPanel .lm-TabBar-tab[data-id="${id}"]`);
   return {
     markdown,
@@ -540,8 +544,7 @@ class PageAudit:
             state["markdown"] == state["rendered"] == self.markdown
             and state["mermaid"] == state["mermaidDone"] == self.diagrams
             and state["imagesLoading"] == 0
-            and state["kernel"].endswith("| Idle")
-            and not state["kernel"].startswith("No Kernel")
+            and state["kernel"] == "connected idle"
         )
         # Unchanged for a moment once complete; longer while a $ is left (MathJax still
         # typesetting, or a $ it never will: the audit then reports it).
