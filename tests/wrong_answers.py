@@ -903,6 +903,12 @@ _add(
     ),
     Wrong(
         "causal_mask",
+        "inverted, PyTorch's convention (True = blocked)",
+        "return np.triu(np.ones((T, T), dtype=bool), k=1)",
+        "inverted",
+    ),
+    Wrong(
+        "causal_mask",
         "bidirectional, as in BERT",
         "return np.ones((T, T), dtype=bool)",
         "bidirectional",
@@ -977,6 +983,12 @@ _add(
         "not renormalised",
         _NUCLEUS.format(order="-", minus=" - probs[order]", result="kept"),
         "not renormalised",
+    ),
+    Wrong(
+        "top_p",
+        "left in sorted order",
+        _NUCLEUS.format(order="-", minus=" - probs[order]", result="kept[order] / kept.sum()"),
+        "sorted order",
     ),
     Wrong(
         "top_p",

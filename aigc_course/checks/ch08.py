@@ -49,7 +49,7 @@ def _softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 def check_causal_mask(causal_mask: Callable[[int], np.ndarray]) -> None:
     """``causal_mask(T)``: a ``(T, T)`` boolean array, True where query ``i`` may see key ``j``."""
     check_callable("causal_mask", causal_mask)
-    for length in (1, 4, 7):
+    for length in (4, 7, 1):  # 1 last: there an inverted mask looks like a strict one
         got = causal_mask(length)
         check_shape(f"causal_mask({length})", got, (length, length))
         mask = np.asarray(got)
@@ -62,6 +62,11 @@ def check_causal_mask(causal_mask: Callable[[int], np.ndarray]) -> None:
         want = np.tril(np.ones((length, length), bool))
         if np.array_equal(mask, want):
             continue
+        if np.array_equal(mask, ~want):
+            raise CheckFailed(
+                "your mask is inverted: here True must mean 'may attend'",
+                "PyTorch's boolean attn_mask uses the opposite convention (True = blocked)",
+            )
         if np.array_equal(mask, want.T):
             hint = "row i is the token that looks, column j the token looked at: keep j <= i"
             raise CheckFailed("your mask lets every token see the future, not the past", hint)
@@ -224,6 +229,11 @@ def check_top_p(top_p_filter: Callable) -> None:
                 f"with p = {p}, the token whose probability crosses p was dropped",
                 "keep tokens while the mass of the tokens *before* them is below p; "
                 "at least one token always stays",
+            )
+        if np.allclose(got, want[order], atol=1e-9):
+            raise CheckFailed(
+                "right values, wrong places: your result is in sorted order",
+                "write the kept probabilities back at their own token ids",
             )
         if got[order[0]] == 0:
             raise CheckFailed("the most likely token was removed: sort from the most likely down")
