@@ -254,7 +254,7 @@ def test(args: argparse.Namespace) -> int:
     ensure_venv("test")
     print(
         "Running every check CI runs: ruff, exercise freshness, unit tests, every notebook "
-        "(about 15 minutes on a 2-core machine, measured in CI).",
+        "(13 to 28 minutes on a 2-core machine, depending on its CPU: measured in CI).",
         flush=True,
     )
     env = test_env()
