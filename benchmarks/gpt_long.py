@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     steps_per_epoch = profile.examples_per_epoch // profile.batch_size
     model = gpt.build_gpt(profile, len(tok), seed=0)
     clock = EveryThirdEpoch(gpt.poem_rows(tok, held_out, profile.context), steps_per_epoch)
-    record = {"factor": args.factor, "steps": profile.epochs * steps_per_epoch,
+    record = {"factor": args.factor, "steps": profile.total_steps,
               "machine": machine(), "curve": clock.curve}  # fmt: skip
     model.fit(gpt.lm_dataset(tok, train, profile.context, profile.batch_size, seed=0),
               epochs=profile.epochs, steps_per_epoch=steps_per_epoch, verbose=0, callbacks=[clock])  # fmt: skip
