@@ -8,7 +8,8 @@ Three parts, all on the course's ``cpu`` profile (:data:`aigc_course.families.di
   steps, random classes, no guidance) against as many training images, with the course's
   classifier (:mod:`aigc_course.metrics`, not Inception) and the real-vs-real floor beside it.
   After the last budget it also draws ``--final-images`` samples (default 10,000), timed, and
-  reports their FID against as many training images: the "10,000 samples in five minutes" figure.
+  reports their FID against as many training images (``--final-steps`` DDIM steps, default
+  ``--steps``): the "10,000 samples in five minutes" figure (``--final-images 0`` skips it).
   ``--repeats`` seeds; the table shows medians.
 * **sample**: images per second of the trained model for DDIM at 10, 25, 50 and 100 steps and
   for DDPM's 1,000 (on fewer images), and with classifier-free guidance (two network passes).
@@ -78,7 +79,11 @@ def train_runs(args, images, labels) -> tuple[list[dict], dict, np.ndarray, obje
 
     profile = fam.PROFILES[args.profile].replace(**args.overrides)
     score, floor = fid_against(images, args.dataset, args.eval_images, args.seed)
-    final_score, final_floor = fid_against(images, args.dataset, args.final_images, args.seed)
+    final_score, final_floor = (
+        fid_against(images, args.dataset, args.final_images, args.seed)
+        if args.final_images
+        else (None, None)
+    )
     rows, model = [], None
     for repeat in range(args.repeats):
         seed = args.seed + repeat
@@ -101,12 +106,14 @@ def train_runs(args, images, labels) -> tuple[list[dict], dict, np.ndarray, obje
             }  # fmt: skip
             if budget == args.budgets[-1] and args.final_images:
                 start = time.perf_counter()
-                final = sample(model, args.final_images, seed=seed, steps=args.steps)
+                final = sample(model, args.final_images, seed=seed, steps=args.final_steps)
                 row["final_sample_s"] = round(time.perf_counter() - start, 1)
                 row["final_fid"] = round(final_score(final), 3)
             rows.append(row)
             print(f"  seed {seed} {budget:>6.0f} s: {json.dumps(row)}", flush=True)
-    floors = {"fid_floor": round(floor, 3), "final_fid_floor": round(final_floor, 3)}
+    floors = {"fid_floor": round(floor, 3)}
+    if args.final_images:
+        floors["final_fid_floor"] = round(final_floor, 3)
     return rows, floors, fakes[:64], model
 
 
@@ -114,8 +121,12 @@ def sampling_speed(model, args) -> list[dict]:
     """Images per second for several samplers and step counts (after one warm-up call)."""
     from aigc_course.samplers import generate
 
-    plans = [("ddim", s, 1.0, args.speed_images) for s in (10, 25, 50, 100)]
-    plans += [("ddim", 25, 3.0, args.speed_images), ("ddpm", None, 1.0, args.speed_images // 10)]
+    counts = [s for s in (10, 25, 50, 100) if s <= model.timesteps]  # the smoke schedule is short
+    plans = [("ddim", s, 1.0, args.speed_images) for s in counts]
+    plans += [
+        ("ddim", counts[-1] if 25 not in counts else 25, 3.0, args.speed_images),
+        ("ddpm", None, 1.0, max(1, args.speed_images // 10)),
+    ]
     generate(model, 8, steps=2)  # trace the network once
     rows = []
     for sampler, steps, guidance, n in plans:
@@ -205,7 +216,7 @@ def step_speed(args) -> list[dict]:
     return rows
 
 
-def median_table(rows: list[dict], floors: dict, final_images: int) -> str:
+def median_table(rows: list[dict], floors: dict, final_images: int, final_steps: int) -> str:
     head = f"{'budget s':>8}  {'steps':>7}  {'img/s':>7}  {'FID':>7}  {'FID min-max':>13}"
     lines = [head, "-" * len(head)]
     for budget in sorted({r["budget_s"] for r in rows}):
@@ -222,7 +233,7 @@ def median_table(rows: list[dict], floors: dict, final_images: int) -> str:
         fid = statistics.median(r["final_fid"] for r in finals)
         seconds = statistics.median(r["final_sample_s"] for r in finals)
         lines.append(
-            f"{final_images:,} samples after the last budget: FID {fid:.2f} (median; floor "
+            f"{final_images:,} samples ({final_steps} DDIM steps) after the last budget: FID {fid:.2f} (median; floor "
             f"{floors['final_fid_floor']:.2f}), drawn in {seconds:.0f} s (median)"
         )
     return "\n".join(lines)
@@ -240,6 +251,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--eval-images", type=int, default=2000, help="images per FID set")
     parser.add_argument("--final-images", type=int, default=10_000, help="timed samples at the end")
     parser.add_argument("--steps", type=int, default=25, help="DDIM steps for the samples")
+    parser.add_argument(
+        "--final-steps", type=int, help="DDIM steps for the timed samples (--steps)"
+    )
     parser.add_argument("--speed-images", type=int, default=1000, help="images per sampling test")
     parser.add_argument("--speed", action="store_true", help="only the step-time comparison")
     parser.add_argument("--speed-slices", type=int, default=9, help="alternating slices (--speed)")
@@ -251,6 +265,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.profile, args.budgets, args.repeats = "smoke", "3,6", 1
         args.eval_images, args.final_images, args.speed_images, args.speed_slices = 64, 64, 16, 1
+        args.steps = 5  # the smoke schedule has only 20 steps
+    args.final_steps = args.final_steps or args.steps
+    for name in ("eval_images", "speed_images", "steps", "final_steps"):
+        if getattr(args, name) < 1:
+            parser.error(
+                f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}"
+            )
+    if args.final_images < 0:
+        parser.error(f"--final-images must be 0 (skip) or more, got {args.final_images}")
     args.budgets = [float(b) for b in args.budgets.split(",")]
     if min(args.budgets) <= 0 or args.budgets != sorted(set(args.budgets)):
         parser.error(f"--budgets must be positive and strictly ascending, got {args.budgets}")
@@ -287,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         rows, floors, grid, model = train_runs(args, images, labels)
         record.update(rows=rows, **floors, sampling=sampling_speed(model, args))
         print()
-        print(median_table(rows, floors, args.final_images))
+        print(median_table(rows, floors, args.final_images, args.final_steps))
     record["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     record["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
                          "load_average_before": load_before, "load_average_after": os.getloadavg(),
