@@ -121,7 +121,8 @@ def sampling_speed(model, args) -> list[dict]:
     """Images per second for several samplers and step counts (after one warm-up call)."""
     from aigc_course.samplers import generate
 
-    counts = [s for s in (10, 25, 50, 100) if s <= model.timesteps]  # the smoke schedule is short
+    # The smoke schedule is short (T = 20): keep the step counts it has, at least T itself.
+    counts = [s for s in (10, 25, 50, 100) if s <= model.timesteps] or [model.timesteps]
     plans = [("ddim", s, 1.0, args.speed_images) for s in counts]
     plans += [
         ("ddim", counts[-1] if 25 not in counts else 25, 3.0, args.speed_images),
@@ -252,7 +253,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--final-images", type=int, default=10_000, help="timed samples at the end")
     parser.add_argument("--steps", type=int, default=25, help="DDIM steps for the samples")
     parser.add_argument(
-        "--final-steps", type=int, help="DDIM steps for the timed samples (--steps)"
+        "--final-steps", type=int, help="DDIM steps for the timed samples (default: --steps)"
     )
     parser.add_argument("--speed-images", type=int, default=1000, help="images per sampling test")
     parser.add_argument("--speed", action="store_true", help="only the step-time comparison")
@@ -266,7 +267,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.profile, args.budgets, args.repeats = "smoke", "3,6", 1
         args.eval_images, args.final_images, args.speed_images, args.speed_slices = 64, 64, 16, 1
         args.steps = 5  # the smoke schedule has only 20 steps
-    args.final_steps = args.final_steps or args.steps
+    if args.final_steps is None:
+        args.final_steps = args.steps
     for name in ("eval_images", "speed_images", "steps", "final_steps"):
         if getattr(args, name) < 1:
             parser.error(
