@@ -24,8 +24,14 @@ def test_final_steps_default_to_the_sampling_steps(bench):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--final-steps", "0"], ["--steps", "0"], ["--eval-images", "0"], ["--final-images", "-1"],
-     ["--budgets", "900,300"], ["--budgets", "0,300"]],  # fmt: skip
+    [
+        ["--final-steps", "0"],
+        ["--steps", "0"],
+        ["--eval-images", "0"],
+        ["--final-images", "-1"],
+        ["--budgets", "900,300"],
+        ["--budgets", "0,300"],
+    ],  # fmt: skip
 )
 def test_unusable_counts_are_refused(bench, argv, capsys):
     with pytest.raises(SystemExit):
