@@ -56,9 +56,11 @@ GPUS = [d for d in PHYSICAL_DEVICES if d.device_type == "GPU"]
 def onednn_enabled() -> bool:
     """Whether TensorFlow runs its CPU kernels through oneDNN.
 
-    That is TensorFlow's default on x86 Linux and Windows, and often twice as fast for
-    convolutions; ``TF_ENABLE_ONEDNN_OPTS=0`` (the course's test setting, for numbers that are
-    identical on every machine) switches it off.
+    TensorFlow turns it on by default only on Linux CPUs with neural-network instructions
+    (AVX512_VNNI, AVX_VNNI, AVX512_BF16 or AMX: Intel Cascade Lake and newer, AMD Zen 4), where it
+    is often twice as fast for convolutions; ``TF_ENABLE_ONEDNN_OPTS=1`` turns it on elsewhere and
+    ``TF_ENABLE_ONEDNN_OPTS=0`` (the course's test setting, for numbers that are identical on
+    every machine) switches it off.
     """
     try:
         from tensorflow.python.util import _pywrap_util_port
