@@ -17,12 +17,16 @@ Three parts, all on the course's ``cpu`` profile (:data:`aigc_course.families.di
   in one process, Keras' group norm against the course's fused :class:`GroupNormSiLU`, float32
   against bfloat16; medians of alternating slices, as CPU seconds per image (robust on a busy
   machine) and wall-clock.
+* **xla** (``--xla``, no scoring): the profile's own training step (the one ``fit`` runs) with
+  and without XLA (``jit_compile``), side by side in one process on the same data,
+  ``--speed-slices`` alternating slices of 10 steps; medians of training images per second.
 
 Peak memory (maximum resident set size) is recorded. Run from the repository root; on a quiet
 machine (the script records the load average before and after)::
 
     nice -n 10 .venv/bin/python benchmarks/diffusion_cpu.py --dataset fashion_mnist
     .venv/bin/python benchmarks/diffusion_cpu.py --speed       # step-time ratios only
+    .venv/bin/python benchmarks/diffusion_cpu.py --xla         # XLA against a plain graph
     .venv/bin/python benchmarks/diffusion_cpu.py --quick       # seconds: does it run?
 """
 
@@ -217,6 +221,42 @@ def step_speed(args) -> list[dict]:
     return rows
 
 
+def xla_speed(args, images, labels) -> list[dict]:
+    """The profile's training step with and without XLA, alternating slices of 10 steps."""
+    from aigc_course._tf import keras
+    from aigc_course.families import diffusion as fam
+    from aigc_course.profiles import dtype_policy, precision_policy
+
+    runs = {}
+    for xla in (False, True):
+        profile = fam.PROFILES[args.profile].replace(**{**args.overrides, "jit_compile": xla})
+        keras.utils.set_random_seed(args.seed)
+        with dtype_policy(precision_policy(profile)):
+            model = fam.FAMILY.build(profile, args.dataset)  # may refuse XLA: see build()
+        data = fam.make_labelled_dataset(images, labels, profile.batch_size, seed=args.seed)
+        model.fit(data, epochs=1, steps_per_epoch=2, verbose=0)  # build, trace and compile
+        step, batches = model.make_train_function(), iter(data)
+        runs[f"jit_compile={model.jit_compile}"] = (step, batches, profile.batch_size, [])
+    if len(runs) == 1:
+        print("  this precision never compiles with XLA: nothing to compare", flush=True)
+    for _ in range(args.speed_slices):
+        for step, batches, batch, rates in runs.values():
+            start = time.perf_counter()
+            for _ in range(10):
+                step(batches)
+            rates.append(10 * batch / (time.perf_counter() - start))
+    rows = [
+        {"variant": name, "train_wall": round(statistics.median(rates), 1),
+         "slices": [round(r, 1) for r in rates]}
+        for name, (*_, rates) in runs.items()
+    ]  # fmt: skip
+    for row in rows:
+        ratio = row["train_wall"] / rows[0]["train_wall"]
+        print(f"  {row['variant']:<18} train {row['train_wall']:>6.0f} img/s (median of "
+              f"{len(row['slices'])} slices); vs first: {ratio:.2f}x", flush=True)  # fmt: skip
+    return rows
+
+
 def median_table(rows: list[dict], floors: dict, final_images: int, final_steps: int) -> str:
     head = f"{'budget s':>8}  {'steps':>7}  {'img/s':>7}  {'FID':>7}  {'FID min-max':>13}"
     lines = [head, "-" * len(head)]
@@ -257,7 +297,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--speed-images", type=int, default=1000, help="images per sampling test")
     parser.add_argument("--speed", action="store_true", help="only the step-time comparison")
-    parser.add_argument("--speed-slices", type=int, default=9, help="alternating slices (--speed)")
+    parser.add_argument("--xla", action="store_true", help="only XLA against a plain graph")
+    parser.add_argument(
+        "--speed-slices", type=int, default=9, help="alternating slices (--speed, --xla)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="JSON results (default benchmarks/results/...)")
     parser.add_argument("--quick", action="store_true",
@@ -274,6 +317,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(
                 f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}"
             )
+    if args.speed and args.xla:
+        parser.error("--speed and --xla are separate comparisons: choose one")
     if args.final_images < 0:
         parser.error(f"--final-images must be 0 (skip) or more, got {args.final_images}")
     args.budgets = [float(b) for b in args.budgets.split(",")]
@@ -304,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.speed:
         record["speed"] = step_speed(args)
+    elif args.xla:
+        images, labels = load_dataset(args.dataset, "train")
+        record["xla"] = xla_speed(args, images, labels)
     else:
         images, labels = load_dataset(args.dataset, "train")
         print(f"diffusion_cpu: {args.dataset} ({len(images)} training images), profile "
@@ -321,12 +369,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out
     if out is None and not args.quick:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        kind = "speed" if args.speed else args.dataset
+        kind = "speed" if args.speed else f"xla_{args.dataset}" if args.xla else args.dataset
         out = Path(__file__).resolve().parent / "results" / f"diffusion_cpu_{kind}_{stamp}.json"
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(record, indent=2) + "\n")
-        if not args.speed:
+        if not (args.speed or args.xla):
             from PIL import Image
 
             Image.fromarray(image_grid(grid)).save(out.with_suffix(".png"))
