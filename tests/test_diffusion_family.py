@@ -239,13 +239,14 @@ def test_train_step_updates_the_network_and_its_average():
 
 
 @pytest.mark.parametrize("policy, xla", [("float32", True), ("mixed_bfloat16", False)])
-def test_the_cpu_profile_compiles_its_step_with_xla_except_in_bfloat16(policy, xla):
+def test_the_cpu_profile_compiles_its_step_with_xla_except_in_bfloat16(policy, xla, capsys):
     profile = fam.PROFILES["cpu"]
     assert profile.jit_compile  # 1.3x the steps in float32 (benchmarks/README.md)
     smoke = fam.PROFILES["smoke"].replace(jit_compile=True)
     with dtype_policy(policy):
         model = fam.FAMILY.build(smoke, "fashion_mnist")
     assert model.jit_compile is xla
+    assert ("XLA (jit_compile) is off" in capsys.readouterr().out) is not xla  # says so when off
     x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     logs = model.train_on_batch(x, np.arange(4), return_dict=True)  # the compiled step runs
     assert np.isfinite(logs["loss"]) and int(model.step.numpy()) == 1

@@ -103,8 +103,9 @@ PROFILES: dict[str, DiffusionProfile] = {
     # A 2-core laptop, ~2,400 steps of batch 128. On Fashion-MNIST (2,000 samples, 25 DDIM
     # steps) v-prediction with min-SNR weighting reached FID 16.4 after 1,000 steps where the
     # plain eps loss reached 47.0 (same run otherwise, side by side). XLA: in float32 on a 2-core
-    # AVX2 CPU, 1,153 steps in 15 minutes instead of 872 (see build() for bfloat16); see
-    # benchmarks/README.md for speed and quality against training time.
+    # AVX2 CPU with TensorFlow's plain kernels (oneDNN off, its default there), 1,153 steps in 15
+    # minutes instead of 872 (1.32x side by side); with oneDNN on, 1.02x. See build() for
+    # bfloat16, and benchmarks/README.md for speed and quality against training time.
     "cpu": DiffusionProfile(
         name="cpu", epochs=10, batch_size=128, mixed_precision=True, jit_compile=True,
         examples_per_epoch=30_720,
@@ -278,9 +279,13 @@ class DiffusionFamily(Family):
         total = profile.epochs * profile.steps_per_epoch(TRAIN_IMAGES)
         rate = WarmupSchedule(profile.learning_rate, profile.warmup_steps, total, profile.lr_decay)
         # XLA compiles float32 and float16 steps. Under mixed_bfloat16 (a CPU with native
-        # bfloat16, see precision_policy) the speed comes from oneDNN's kernels; XLA with bfloat16
-        # was never measured there, so that step stays a plain TensorFlow graph.
+        # bfloat16, see precision_policy) the speed comes from oneDNN's bfloat16 kernels; a
+        # whole step compiled with XLA was never measured there (only the fused GroupNormSiLU
+        # is), so that step stays a plain TensorFlow graph.
         xla = profile.jit_compile and keras.config.dtype_policy().name != "mixed_bfloat16"
+        if profile.jit_compile and not xla:
+            print("XLA (jit_compile) is off for this run: the step computes in bfloat16 on "
+                  "oneDNN's kernels, which XLA was never measured against.")  # fmt: skip
         model.compile(keras.optimizers.Adam(rate, global_clipnorm=profile.clipnorm),
                       jit_compile=xla)  # fmt: skip
         return model
