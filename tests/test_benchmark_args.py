@@ -23,19 +23,21 @@ def test_final_steps_default_to_the_sampling_steps(bench):
 
 
 @pytest.mark.parametrize(
-    "argv",
+    "argv, message",
     [
-        ["--final-steps", "0"],
-        ["--steps", "0"],
-        ["--eval-images", "0"],
-        ["--final-images", "-1"],
-        ["--budgets", "900,300"],
-        ["--budgets", "0,300"],
-        ["--speed", "--xla"],
-    ],  # fmt: skip
+        (["--final-steps", "0"], "--final-steps must be at least 1"),
+        (["--steps", "0"], "--steps must be at least 1"),
+        (["--eval-images", "0"], "--eval-images must be at least 1"),
+        (["--repeats", "0"], "--repeats must be at least 1"),
+        (["--xla", "--speed-slices", "0"], "--speed-slices must be at least 1"),
+        (["--final-images", "-1"], "--final-images must be 0 (skip) or more"),
+        (["--budgets", "900,300"], "--budgets must be positive and strictly ascending"),
+        (["--budgets", "0,300"], "--budgets must be positive and strictly ascending"),
+        (["--speed", "--xla"], "choose one"),
+        (["--xla", "--set", "jit_compile=True"], "drop it from --set"),
+    ],
 )
-def test_unusable_counts_are_refused(bench, argv, capsys):
+def test_unusable_arguments_are_refused(bench, argv, message, capsys):
     with pytest.raises(SystemExit):
         bench.parse_args(argv)
-    err = capsys.readouterr().err
-    assert "must be" in err or "choose one" in err
+    assert message in capsys.readouterr().err
