@@ -58,7 +58,8 @@ def onednn_enabled() -> bool:
 
     TensorFlow turns it on by default only on Linux CPUs with neural-network instructions
     (AVX512_VNNI, AVX_VNNI, AVX512_BF16 or AMX: Intel Cascade Lake and newer, AMD Zen 4), where it
-    is often twice as fast for convolutions; ``TF_ENABLE_ONEDNN_OPTS=1`` turns it on elsewhere and
+    is often twice as fast for convolutions. ``TF_ENABLE_ONEDNN_OPTS=1`` turns it on wherever
+    TensorFlow was built with oneDNN (its x86 packages for Linux and Windows, for example) and
     ``TF_ENABLE_ONEDNN_OPTS=0`` (the course's test setting, for numbers that are identical on
     every machine) switches it off.
     """

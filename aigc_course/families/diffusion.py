@@ -285,7 +285,7 @@ class DiffusionFamily(Family):
         xla = profile.jit_compile and keras.config.dtype_policy().name != "mixed_bfloat16"
         if profile.jit_compile and not xla:
             print("XLA (jit_compile) is off for this run: the step computes in bfloat16 on "
-                  "oneDNN's kernels, which XLA was never measured against.")  # fmt: skip
+                  "oneDNN's kernels, and XLA has not been measured with bfloat16 here.")  # fmt: skip
         model.compile(keras.optimizers.Adam(rate, global_clipnorm=profile.clipnorm),
                       jit_compile=xla)  # fmt: skip
         return model
