@@ -238,8 +238,21 @@ def test_train_step_updates_the_network_and_its_average():
     )
 
 
-@pytest.mark.parametrize("policy, xla", [("float32", True), ("mixed_bfloat16", False)])
-def test_the_cpu_profile_compiles_its_step_with_xla_except_in_bfloat16(policy, xla, capsys):
+@pytest.mark.parametrize(
+    "policy, onednn, gpus, xla",
+    [
+        ("float32", False, [], True),  # TensorFlow's plain CPU kernels: 1.3x with XLA
+        ("float32", True, [], False),  # oneDNN: XLA measured no faster
+        ("float32", True, ["GPU:0"], True),  # oneDNN is about the CPU: a GPU keeps XLA
+        ("mixed_bfloat16", True, [], False),  # never measured with a compiled step
+        ("mixed_bfloat16", False, [], False),
+    ],
+)
+def test_the_cpu_profile_compiles_its_step_with_xla_only_where_it_was_measured_faster(
+    policy, onednn, gpus, xla, capsys, monkeypatch
+):
+    monkeypatch.setattr(fam, "onednn_enabled", lambda: onednn)
+    monkeypatch.setattr(fam, "GPUS", gpus)
     profile = fam.PROFILES["cpu"]
     assert profile.jit_compile  # 1.3x the steps in float32 (benchmarks/README.md)
     smoke = fam.PROFILES["smoke"].replace(jit_compile=True)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from aigc_course import diffusion as maths
-from aigc_course._tf import keras, tf
+from aigc_course._tf import GPUS, keras, onednn_enabled, tf
 from aigc_course.diffusion_model import DiffusionModel, WarmupSchedule, loss_weights
 from aigc_course.errors import ConfigError
 from aigc_course.families import Family, Option
@@ -104,8 +104,8 @@ PROFILES: dict[str, DiffusionProfile] = {
     # steps) v-prediction with min-SNR weighting reached FID 16.4 after 1,000 steps where the
     # plain eps loss reached 47.0 (same run otherwise, side by side). XLA: in float32 on a 2-core
     # AVX2 CPU with TensorFlow's plain kernels (oneDNN off, its default there), 1,153 steps in 15
-    # minutes instead of 872 (1.32x side by side); with oneDNN on, 1.02x. See build() for
-    # bfloat16, and benchmarks/README.md for speed and quality against training time.
+    # minutes instead of 872; where oneDNN runs the step, build() leaves XLA off (_xla_refusal).
+    # benchmarks/README.md has speed and quality against training time.
     "cpu": DiffusionProfile(
         name="cpu", epochs=10, batch_size=128, mixed_precision=True, jit_compile=True,
         examples_per_epoch=30_720,
@@ -237,6 +237,21 @@ def pretrained_record(dataset: str = "fashion_mnist") -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _xla_refusal() -> str | None:
+    """Why this machine's training step stays a plain TensorFlow graph instead of XLA, or None.
+
+    Measured with ``benchmarks/diffusion_cpu.py --xla`` on a 2-core AVX2 CPU in float32: XLA
+    trains 1.3x faster than TensorFlow's plain kernels, but no faster than oneDNN's (0.97x and
+    1.02x in two runs). bfloat16 runs on oneDNN and was never measured with a whole compiled
+    step (only the fused GroupNormSiLU is compiled there). GPUs keep XLA.
+    """
+    if keras.config.dtype_policy().name == "mixed_bfloat16":
+        return "the step computes in bfloat16 on oneDNN's kernels, where XLA was not measured"
+    if not GPUS and onednn_enabled():
+        return "oneDNN's CPU kernels run the step, and XLA was no faster than them (0.97-1.02x)"
+    return None
+
+
 class DiffusionFamily(Family):
     """A denoising diffusion model on 28x28 grey-scale images (class-conditional by default)."""
 
@@ -278,14 +293,10 @@ class DiffusionFamily(Family):
         )  # fmt: skip
         total = profile.epochs * profile.steps_per_epoch(TRAIN_IMAGES)
         rate = WarmupSchedule(profile.learning_rate, profile.warmup_steps, total, profile.lr_decay)
-        # XLA compiles float32 and float16 steps. Under mixed_bfloat16 (a CPU with native
-        # bfloat16, see precision_policy) the speed comes from oneDNN's bfloat16 kernels; a
-        # whole step compiled with XLA was never measured there (only the fused GroupNormSiLU
-        # is), so that step stays a plain TensorFlow graph.
-        xla = profile.jit_compile and keras.config.dtype_policy().name != "mixed_bfloat16"
-        if profile.jit_compile and not xla:
-            print("XLA (jit_compile) is off for this run: the step computes in bfloat16 on "
-                  "oneDNN's kernels, and XLA has not been measured with bfloat16 here.")  # fmt: skip
+        refusal = _xla_refusal() if profile.jit_compile else None
+        if refusal:
+            print(f"XLA (jit_compile) is off for this run: {refusal}.")
+        xla = profile.jit_compile and not refusal
         model.compile(keras.optimizers.Adam(rate, global_clipnorm=profile.clipnorm),
                       jit_compile=xla)  # fmt: skip
         return model
