@@ -134,7 +134,8 @@ class DiffusionModel(keras.Model):
             raise ValueError(f"optimizer must be a keras optimizer, got {type(optimizer).__name__}")
         optimizer = _loss_scaled(optimizer, self.unet)
         super().compile(optimizer=optimizer, jit_compile=jit_compile, **kwargs)
-        self.optimizer.build(self.unet.trainable_variables)
+        if not self.optimizer.built:  # compiled again (e.g. with XLA switched): same variables
+            self.optimizer.build(self.unet.trainable_variables)
 
     def noisy_batch(self, x0, t, eps):
         """``x_t`` in closed form and the target the network should output for it."""

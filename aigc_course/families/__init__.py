@@ -92,9 +92,10 @@ class Family(abc.ABC):
 
     @abc.abstractmethod
     def build(self, profile: Profile, dataset: str) -> keras.Model:
-        """A compiled model for ``profile`` (compile it with ``jit_compile=profile.jit_compile``)
-        whose ``fit()`` makes one optimisation step per batch. Called inside the engine's
-        distribution strategy scope and dtype policy."""
+        """A compiled model for ``profile`` (compile it with ``jit_compile=profile.jit_compile``,
+        or without XLA where the family measured it no faster, saying so) whose ``fit()`` makes
+        one optimisation step per batch. Called inside the engine's distribution strategy scope
+        and dtype policy."""
 
     @abc.abstractmethod
     def data(self, dataset: str, profile: Profile, seed: int) -> tuple[tf.data.Dataset, int]:

@@ -240,15 +240,20 @@ def pretrained_record(dataset: str = "fashion_mnist") -> dict[str, Any]:
 def _xla_refusal() -> str | None:
     """Why this machine's training step stays a plain TensorFlow graph instead of XLA, or None.
 
-    Measured with ``benchmarks/diffusion_cpu.py --xla`` on a 2-core AVX2 CPU in float32: XLA
+    Measured with ``benchmarks/diffusion_cpu.py --xla`` on one 2-core AVX2 CPU in float32: XLA
     trains 1.3x faster than TensorFlow's plain kernels, but no faster than oneDNN's (0.97x and
-    1.02x in two runs). bfloat16 runs on oneDNN and was never measured with a whole compiled
-    step (only the fused GroupNormSiLU is compiled there). GPUs keep XLA.
+    1.02x in two runs); that other CPUs running oneDNN (by default on those with VNNI or AMX)
+    behave alike is an extrapolation. On a CPU, bfloat16 runs on oneDNN and was never measured
+    with a whole compiled step (only the fused GroupNormSiLU is compiled there). GPUs keep XLA,
+    the usual choice there, which we have not measured (no GPU).
     """
+    if GPUS:
+        return None
     if keras.config.dtype_policy().name == "mixed_bfloat16":
-        return "the step computes in bfloat16 on oneDNN's kernels, where XLA was not measured"
-    if not GPUS and onednn_enabled():
-        return "oneDNN's CPU kernels run the step, and XLA was no faster than them (0.97-1.02x)"
+        return "the step computes in bfloat16 on oneDNN's CPU kernels, where XLA was not measured"
+    if onednn_enabled():
+        return ("oneDNN's CPU kernels run the step, and on the course's 2-core test CPU XLA was no "
+                "faster than them (0.97-1.02x)")  # fmt: skip
     return None
 
 
