@@ -158,7 +158,7 @@ def run_family(
     budgets = tuple(sorted(number_in("budget", b, 0, float("inf"), low_open=True) for b in budgets))
     prof = _bench_profile(family, profile)
     out = Path(out)
-    rows, spent, steps, params = [], 0.0, 0, 0
+    rows, spent, steps, params, xla = [], 0.0, 0, 0, False
     for budget in budgets:
         if spent < budget:
             result = runs.train(
@@ -167,6 +167,7 @@ def run_family(
             )  # fmt: skip
             spent += result.metrics["train_seconds"]
             steps, params = result.metrics["step"], int(result.model.count_params())
+            xla = result.metrics["xla"]  # whether the step was compiled with XLA
         export = family.load_export(out / family.export_name)
         start = time.perf_counter()
         images = family.sample(export, n, seed=seed)
@@ -181,6 +182,7 @@ def run_family(
             "train_seconds": round(spent, 1),
             "steps": steps,
             "train_images_per_s": steps * prof.batch_size / spent,
+            "xla": xla,
             "params": params,
             "n": len(images),
             "sample_images_per_s": len(images) / sample_seconds,

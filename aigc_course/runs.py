@@ -229,6 +229,7 @@ def train(
         "family": family.name,
         "profile": prof.name,
         "dataset": dataset,
+        "xla": bool(model.jit_compile),  # what Keras compiled, which the profile may only ask for
     }
     if evaluate:
         metrics.update(family.evaluate(model, dataset, prof, seed))

@@ -107,6 +107,7 @@ def train_runs(args, images, labels) -> tuple[list[dict], dict, np.ndarray, obje
                 "repeat": repeat, "budget_s": budget, "train_s": round(trained, 1),
                 "steps": steps, "images_per_s": round(steps * profile.batch_size / trained, 1),
                 "fid": round(score(fakes), 3), "precision": precision_policy(profile),
+                "xla": bool(model.jit_compile),  # compiled, not only asked for by the profile
             }  # fmt: skip
             if budget == args.budgets[-1] and args.final_images:
                 start = time.perf_counter()

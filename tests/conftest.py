@@ -11,3 +11,17 @@ def offline_full_size(monkeypatch, tmp_path):
     monkeypatch.setenv("AIGC_OFFLINE", "1")
     monkeypatch.setenv("AIGC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("AIGC_SMOKE", raising=False)
+
+
+@pytest.fixture
+def without_op_determinism():
+    """Keras compiles without XLA, with only a warning, while op determinism is on (and
+    ``setup(deterministic=True)`` in an earlier test of the same worker turns it on for the
+    process); off here, restored after."""
+    from tensorflow.python.framework import config  # the switch Keras reads; no public "off"
+
+    was_on = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    yield
+    if was_on:
+        config.enable_op_determinism()

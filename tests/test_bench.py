@@ -95,6 +95,7 @@ def test_a_smoke_bench_run_scores_each_budget(smoke_env, tmp_path):
     assert rows[-1]["steps"] > rows[0]["steps"]
     for row in rows:
         assert row["family"] == "gan" and row["n"] == 64 and row["bits_per_dim"] is None
+        assert row["xla"] is False  # the smoke profile's step is a plain graph
         assert row["sample_images_per_s"] > 0 and row["params"] > 0
         assert 0 <= row["precision"] <= 1 and 0 <= row["recall"] <= 1
         assert (tmp_path / "gan" / f"bench_{row['budget_s']:g}s.png").exists()

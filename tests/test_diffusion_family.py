@@ -238,19 +238,6 @@ def test_train_step_updates_the_network_and_its_average():
     )
 
 
-@pytest.fixture
-def without_op_determinism():
-    """Keras silently compiles without XLA while op determinism is on (``setup(deterministic=True)``
-    in an earlier test of the same worker turns it on for the process); off here, restored after."""
-    from tensorflow.python.framework import config  # the switch Keras reads; no public "off"
-
-    was_on = config.is_op_determinism_enabled()
-    config.disable_op_determinism()
-    yield
-    if was_on:
-        config.enable_op_determinism()
-
-
 @pytest.mark.parametrize(
     "policy, onednn, gpus, xla",
     [

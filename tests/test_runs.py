@@ -197,6 +197,26 @@ def test_the_weight_average_is_checkpointed_exported_and_resumed(tmp_path):
         runs.train("gan", profile=profile.replace(ema=0.0), out=run, resume=True, evaluate=False)
 
 
+@pytest.mark.slow
+def test_metrics_record_whether_xla_ran_not_only_what_the_profile_asked(
+    tmp_path, without_op_determinism
+):
+    """Keras drops XLA while op determinism is on (``setup(deterministic=True)``): the run's
+    metrics say what was compiled, so a slow deterministic run is not mistaken for an XLA one."""
+    from tensorflow.python.framework import config
+
+    profile = PROFILES["smoke"].replace(jit_compile=True, epochs=1, examples_per_epoch=32)
+    fast = runs.train("gan", profile=profile, out=tmp_path / "xla", evaluate=False, progress=False)
+    config.enable_op_determinism()  # the fixture switches it off again
+    with pytest.warns(UserWarning, match="jit_compile=False"):
+        exact = runs.train("gan", profile=profile, out=tmp_path / "exact", evaluate=False,
+                           progress=False)  # fmt: skip
+    assert (fast.metrics["xla"], exact.metrics["xla"]) == (True, False)
+    assert json.loads((tmp_path / "exact" / "metrics.json").read_text())["xla"] is False
+    assert runs.train("gan", profile=profile.replace(jit_compile=False), out=tmp_path / "plain",
+                      evaluate=False, progress=False).metrics["xla"] is False  # fmt: skip
+
+
 MIRRORED_GPU_PROFILE = textwrap.dedent(
     """
     import json, sys
