@@ -62,9 +62,9 @@ def setup(seed: int = 0, deterministic: bool = False, quiet: bool = False) -> No
     ``deterministic=True`` pins TensorFlow to one thread and turns on op determinism, so
     printed numbers are bit-identical on any machine (use it where outputs are compared,
     not for long training: one thread is about 1.6x slower on two cores). Keras also
-    compiles every model without XLA while op determinism is on (a run's ``metrics.json``
-    says whether XLA ran, ``"xla"``). Threads can only be pinned before TensorFlow runs its
-    first op; calling ``setup`` again is safe.
+    compiles models without XLA while op determinism is on (a run's ``metrics.json`` says
+    whether its training step was compiled with XLA, ``"xla"``). Threads can only be pinned
+    before TensorFlow runs its first op; calling ``setup`` again is safe.
 
     Prints a one-line report (TensorFlow version, devices); :func:`environment_report`
     returns the same facts as a dict.

@@ -229,7 +229,7 @@ def train(
         "family": family.name,
         "profile": prof.name,
         "dataset": dataset,
-        "xla": bool(model.jit_compile),  # what Keras compiled, which the profile may only ask for
+        "xla": bool(model.jit_compile),  # the step's XLA setting as Keras resolved it
     }
     if evaluate:
         metrics.update(family.evaluate(model, dataset, prof, seed))

@@ -17,11 +17,10 @@ def offline_full_size(monkeypatch, tmp_path):
 def without_op_determinism():
     """Keras compiles without XLA, with only a warning, while op determinism is on (and
     ``setup(deterministic=True)`` in an earlier test of the same worker turns it on for the
-    process); off here, restored after."""
+    process); off here, and restored to what it was after, whatever the test switched."""
     from tensorflow.python.framework import config  # the switch Keras reads; no public "off"
 
     was_on = config.is_op_determinism_enabled()
     config.disable_op_determinism()
     yield
-    if was_on:
-        config.enable_op_determinism()
+    (config.enable_op_determinism if was_on else config.disable_op_determinism)()

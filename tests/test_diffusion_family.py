@@ -264,8 +264,8 @@ def test_the_cpu_profile_uses_xla_where_it_was_measured_faster_and_on_gpus(
     out = capsys.readouterr().out
     assert out.count("XLA (jit_compile) is off") == (0 if xla else 1)  # says so, once, when off
     assert xla or reasons[policy] in out
-    if gpus:  # a pretend GPU: the step would still compile and run on this CPU (30 s of CI)
-        return
+    if gpus and policy == "float32":  # the first case already compiled this float32 XLA step
+        return  # (on this CPU, whatever the pretend GPU): about 35 s of CI for nothing new
     x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     logs = model.train_on_batch(x, np.arange(4), return_dict=True)  # the compiled step runs
     assert np.isfinite(logs["loss"]) and int(model.step.numpy()) == 1

@@ -207,7 +207,7 @@ def test_metrics_record_whether_xla_ran_not_only_what_the_profile_asked(
 
     profile = PROFILES["smoke"].replace(jit_compile=True, epochs=1, examples_per_epoch=32)
     fast = runs.train("gan", profile=profile, out=tmp_path / "xla", evaluate=False, progress=False)
-    config.enable_op_determinism()  # the fixture switches it off again
+    config.enable_op_determinism()  # the fixture restores the state it found
     with pytest.warns(UserWarning, match="jit_compile=False"):
         exact = runs.train("gan", profile=profile, out=tmp_path / "exact", evaluate=False,
                            progress=False)  # fmt: skip
