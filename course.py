@@ -148,8 +148,7 @@ def install_locked(target: str) -> None:
     # (CI's is) compiles TensorFlow's sources again in every process that imports it.
     cmd += ["--compile-bytecode", "--constraint", LOCK.name, "--editable", target]
     progress, tail, downloads = _Progress(), deque(maxlen=60), 0
-    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
-    with _popen(cmd, env) as proc:
+    with _popen(cmd, uv_env()) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             tail.append(line)
@@ -168,7 +167,8 @@ def install_locked(target: str) -> None:
         progress.note("".join(tail))
         fail(
             "installing the course failed (the installer's last lines are above). Check your "
-            "internet connection or proxy, then run this command again; nothing else was changed."
+            "internet connection or proxy (a PyPI mirror: set UV_DEFAULT_INDEX, see the README), "
+            "then run this command again; nothing else was changed."
         )
     progress.show("  packages installed", keep=True)
 
@@ -224,6 +224,18 @@ def run(cmd: list[str], env: dict[str, str] | None = None, capture: bool = False
             print(line, end="", flush=True)
             lines.append(line)
     return proc.returncode, "".join(lines)
+
+
+def uv_env() -> dict[str, str]:
+    """The environment uv runs in: the user's, trusting the operating system's certificates.
+
+    pip (which set up the course before uv) trusts what the system trusts; uv, by default, only
+    its bundled roots, so behind a network that inspects HTTPS with its own root certificate
+    (a campus or company proxy) uv failed where pip worked ("invalid peer certificate:
+    UnknownIssuer", seen with an empty environment on our test machine). A user's own
+    UV_SYSTEM_CERTS still wins. uv does not read pip's configuration: a PyPI mirror is
+    UV_DEFAULT_INDEX (README, Quick start)."""
+    return {"UV_SYSTEM_CERTS": "1", **os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
 
 
 def test_env() -> dict[str, str]:
@@ -296,7 +308,7 @@ def lock(args: argparse.Namespace) -> int:
     compile_cmd += ["--custom-compile-command", "python3 course.py lock"]
     if args.upgrade:
         compile_cmd.append("--upgrade")
-    if run(compile_cmd) != 0:
+    if run(compile_cmd, uv_env()) != 0:
         return 1
     if LOCK.read_bytes() == before:
         print(f"{LOCK.name} is unchanged: nothing to do.")

@@ -1,9 +1,12 @@
-"""The refresh command and the set-up every notebook starts with."""
+"""The refresh command, the set-up every notebook starts with, course.py's environments."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -54,15 +57,43 @@ def test_refresh_executes_in_the_notebooks_folder_with_stable_metadata(
     assert ours[1].outputs[0].text == "here 1 None\nshipped -1\n"
 
 
+def _course():
+    """course.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    return course
+
+
 def test_the_test_command_runs_with_the_refresh_environment() -> None:
     """Stored outputs come from refresh and are compared under course.py's TEST_ENV: the two
     must agree on everything that changes outputs (TEST_ENV adds only the smoke switch and a
     cache folder)."""
-    spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
-    course = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(course)
+    course = _course()
     assert course.TEST_ENV.items() >= notebooks.REFRESH_ENV.items()
     assert set(course.TEST_ENV) - set(notebooks.REFRESH_ENV) == {"AIGC_SMOKE", "AIGC_CACHE_DIR"}
+
+
+def test_the_installer_trusts_the_systems_certificates_unless_told_otherwise(monkeypatch) -> None:
+    """uv, unlike pip, trusts only its bundled roots unless told: behind a proxy that inspects
+    HTTPS with a root the system trusts, installing failed. The pinned uv must know the
+    variable (a misspelt one would be ignored silently): it refuses a value it cannot read."""
+    course = _course()
+    monkeypatch.delenv("UV_SYSTEM_CERTS", raising=False)
+    assert course.uv_env()["UV_SYSTEM_CERTS"] == "1"
+    monkeypatch.setenv("UV_SYSTEM_CERTS", "0")
+    assert course.uv_env()["UV_SYSTEM_CERTS"] == "0", "the user's own setting wins"
+    uv = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
+    if not uv.exists():
+        pytest.skip(f"no {uv.name} beside this Python: `python3 course.py test` installs it")
+    monkeypatch.delenv("UV_SYSTEM_CERTS")
+    pip_list = [str(uv), "pip", "list", "--python", sys.executable, "--offline"]
+    for extra, works in [({}, True), ({"UV_SYSTEM_CERTS": "maybe"}, False)]:
+        env = {**course.uv_env(), **extra}
+        done = subprocess.run(pip_list, env=env, capture_output=True, text=True, timeout=60)
+        assert (done.returncode == 0) == works, (extra, done.stderr)
+        if not works:
+            assert "UV_SYSTEM_CERTS" in done.stderr
 
 
 def test_a_failing_notebook_is_left_untouched(tmp_path: Path) -> None:
