@@ -138,10 +138,11 @@ def install_locked(target: str) -> None:
     84-86 s (2026-12-02, CI's kind of 2-core machine, empty caches). Its own text is shown only
     on failure."""
     pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    if subprocess.run([*pip, UV], cwd=ROOT).returncode != 0:
+    if subprocess.run([*pip, UV], cwd=ROOT, env=pip_env()).returncode != 0:
         fail(
             f"could not install {UV} (the installer the course uses) with pip: check your "
-            "internet connection or proxy, then run this command again."
+            "internet connection or proxy (a PyPI mirror: set UV_DEFAULT_INDEX, see the README), "
+            "then run this command again."
         )
     cmd = [str(BIN / "uv"), "pip", "install", "--python", str(PYTHON)]
     # --compile-bytecode, as pip does: without it a machine with PYTHONDONTWRITEBYTECODE set
@@ -236,6 +237,15 @@ def uv_env() -> dict[str, str]:
     UV_SYSTEM_CERTS still wins. uv does not read pip's configuration: a PyPI mirror is
     UV_DEFAULT_INDEX (README, Quick start)."""
     return {"UV_SYSTEM_CERTS": "1", **os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
+
+
+def pip_env() -> dict[str, str]:
+    """The environment pip installs uv in: a mirror named for uv serves pip too, unless the
+    user named one for pip (one variable is enough where pypi.org is slow or out of reach)."""
+    env = dict(os.environ)
+    if env.get("UV_DEFAULT_INDEX"):
+        env.setdefault("PIP_INDEX_URL", env["UV_DEFAULT_INDEX"])
+    return env
 
 
 def test_env() -> dict[str, str]:

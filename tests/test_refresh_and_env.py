@@ -96,6 +96,18 @@ def test_the_installer_trusts_the_systems_certificates_unless_told_otherwise(mon
             assert "UV_SYSTEM_CERTS" in done.stderr
 
 
+def test_a_mirror_named_for_uv_serves_pip_too_unless_pip_has_its_own(monkeypatch) -> None:
+    course = _course()
+    mirror, own = "https://mirror.example/simple", "https://pip-only.example/simple"
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.delenv("UV_DEFAULT_INDEX", raising=False)
+    assert "PIP_INDEX_URL" not in course.pip_env(), "no mirror: pip's own configuration"
+    monkeypatch.setenv("UV_DEFAULT_INDEX", mirror)
+    assert course.pip_env()["PIP_INDEX_URL"] == mirror
+    monkeypatch.setenv("PIP_INDEX_URL", own)
+    assert course.pip_env()["PIP_INDEX_URL"] == own
+
+
 def test_a_failing_notebook_is_left_untouched(tmp_path: Path) -> None:
     path = _notebook(tmp_path / "bad.ipynb", "print('fine')", "1 / 0")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
