@@ -141,8 +141,8 @@ def install_locked(target: str) -> None:
     if subprocess.run([*pip, UV], cwd=ROOT, env=pip_env()).returncode != 0:
         fail(
             f"could not install {UV} (the installer the course uses) with pip: check your "
-            "internet connection or proxy (a PyPI mirror: set UV_DEFAULT_INDEX, see the README), "
-            "then run this command again."
+            "internet connection or proxy (a PyPI mirror or a proxy's certificate: see the "
+            "README, Quick start), then run this command again."
         )
     cmd = [str(BIN / "uv"), "pip", "install", "--python", str(PYTHON)]
     # --compile-bytecode, as pip does: without it a machine with PYTHONDONTWRITEBYTECODE set
@@ -168,8 +168,8 @@ def install_locked(target: str) -> None:
         progress.note("".join(tail))
         fail(
             "installing the course failed (the installer's last lines are above). Check your "
-            "internet connection or proxy (a PyPI mirror: set UV_DEFAULT_INDEX, see the README), "
-            "then run this command again; nothing else was changed."
+            "internet connection or proxy (a PyPI mirror or a proxy's certificate: see the "
+            "README, Quick start), then run this command again; nothing else was changed."
         )
     progress.show("  packages installed", keep=True)
 
@@ -227,25 +227,43 @@ def run(cmd: list[str], env: dict[str, str] | None = None, capture: bool = False
     return proc.returncode, "".join(lines)
 
 
-def uv_env() -> dict[str, str]:
-    """The environment uv runs in: the user's, trusting the operating system's certificates.
+#: Settings a user gives one installer that the other needs too, as (from, to) names: uv reads
+#: no pip configuration. A PyPI mirror goes both ways; pip's certificate file of a network that
+#: inspects HTTPS goes to uv (SSL_CERT_FILE is OpenSSL's variable, so it is not handed to pip).
+TO_PIP = [("UV_DEFAULT_INDEX", "PIP_INDEX_URL")]
+TO_UV = [("PIP_INDEX_URL", "UV_DEFAULT_INDEX"), ("PIP_CERT", "SSL_CERT_FILE")]
 
-    pip (which set up the course before uv) trusts what the system trusts; uv, by default, only
-    its bundled roots, so behind a network that inspects HTTPS with its own root certificate
-    (a campus or company proxy) uv failed where pip worked ("invalid peer certificate:
-    UnknownIssuer", seen with an empty environment on our test machine). A user's own
-    UV_SYSTEM_CERTS still wins. uv does not read pip's configuration: a PyPI mirror is
-    UV_DEFAULT_INDEX (README, Quick start)."""
-    return {"UV_SYSTEM_CERTS": "1", **os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
+
+def _copy_unset(env: dict[str, str], pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """``env`` with each ``from`` setting copied to its ``to`` name where that is unset or empty."""
+    for source, target in pairs:
+        if env.get(source) and not env.get(target):
+            env[target] = env[source]
+    return env
 
 
 def pip_env() -> dict[str, str]:
-    """The environment pip installs uv in: a mirror named for uv serves pip too, unless the
-    user named one for pip (one variable is enough where pypi.org is slow or out of reach)."""
-    env = dict(os.environ)
-    if env.get("UV_DEFAULT_INDEX"):
-        env.setdefault("PIP_INDEX_URL", env["UV_DEFAULT_INDEX"])
-    return env
+    """The environment pip installs uv in: the user's, with a mirror named for uv.
+
+    It becomes PIP_INDEX_URL, which outranks an index-url in pip.conf."""
+    return _copy_unset(dict(os.environ), TO_PIP)
+
+
+def uv_env() -> dict[str, str]:
+    """The environment uv runs in: the user's, trusting the operating system's certificates.
+
+    uv trusts only its bundled roots unless told, so behind a network that inspects HTTPS with
+    its own root certificate (some campus and company networks) it failed even where the system
+    trusts that root ("invalid peer certificate: UnknownIssuer", seen with an empty environment
+    on our test machine). A user's own UV_SYSTEM_CERTS (or the older UV_NATIVE_TLS) wins; uv
+    refuses empty ones, so they are dropped. pip's PIP_INDEX_URL and PIP_CERT serve uv too."""
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
+    for name in ("UV_SYSTEM_CERTS", "UV_NATIVE_TLS"):
+        if env.get(name) == "":
+            del env[name]
+    if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env:
+        env["UV_SYSTEM_CERTS"] = "1"
+    return _copy_unset(env, TO_UV)
 
 
 def test_env() -> dict[str, str]:

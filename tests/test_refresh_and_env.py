@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import os
@@ -74,19 +75,37 @@ def test_the_test_command_runs_with_the_refresh_environment() -> None:
     assert set(course.TEST_ENV) - set(notebooks.REFRESH_ENV) == {"AIGC_SMOKE", "AIGC_CACHE_DIR"}
 
 
-def test_the_installer_trusts_the_systems_certificates_unless_told_otherwise(monkeypatch) -> None:
-    """uv, unlike pip, trusts only its bundled roots unless told: behind a proxy that inspects
-    HTTPS with a root the system trusts, installing failed. The pinned uv must know the
-    variable (a misspelt one would be ignored silently): it refuses a value it cannot read."""
-    course = _course()
-    monkeypatch.delenv("UV_SYSTEM_CERTS", raising=False)
+INSTALLER_SETTINGS = [
+    "UV_SYSTEM_CERTS", "UV_NATIVE_TLS", "UV_DEFAULT_INDEX", "PIP_INDEX_URL", "PIP_CERT", "SSL_CERT_FILE"
+]  # fmt: skip
+
+
+@pytest.fixture()
+def course(monkeypatch):
+    """course.py, in an environment without the installers' own settings."""
+    for name in INSTALLER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    return _course()
+
+
+def test_the_installer_trusts_the_systems_certificates_unless_told_otherwise(
+    course, monkeypatch
+) -> None:
+    """uv trusts only its bundled roots unless told: behind a network that inspects HTTPS with a
+    root the system trusts, installing failed. The pinned uv must know the variable (a misspelt
+    one would be ignored silently): it refuses a value it cannot read."""
     assert course.uv_env()["UV_SYSTEM_CERTS"] == "1"
     monkeypatch.setenv("UV_SYSTEM_CERTS", "0")
     assert course.uv_env()["UV_SYSTEM_CERTS"] == "0", "the user's own setting wins"
+    monkeypatch.setenv("UV_SYSTEM_CERTS", "")
+    assert course.uv_env()["UV_SYSTEM_CERTS"] == "1", "uv refuses an empty value"
+    monkeypatch.delenv("UV_SYSTEM_CERTS")
+    monkeypatch.setenv("UV_NATIVE_TLS", "0")
+    assert "UV_SYSTEM_CERTS" not in course.uv_env(), "uv's older name for it wins too"
+    monkeypatch.delenv("UV_NATIVE_TLS")
     uv = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
     if not uv.exists():
         pytest.skip(f"no {uv.name} beside this Python: `python3 course.py test` installs it")
-    monkeypatch.delenv("UV_SYSTEM_CERTS")
     pip_list = [str(uv), "pip", "list", "--python", sys.executable, "--offline"]
     for extra, works in [({}, True), ({"UV_SYSTEM_CERTS": "maybe"}, False)]:
         env = {**course.uv_env(), **extra}
@@ -96,16 +115,61 @@ def test_the_installer_trusts_the_systems_certificates_unless_told_otherwise(mon
             assert "UV_SYSTEM_CERTS" in done.stderr
 
 
-def test_a_mirror_named_for_uv_serves_pip_too_unless_pip_has_its_own(monkeypatch) -> None:
-    course = _course()
+def test_a_mirror_or_certificate_named_for_one_installer_serves_the_other(
+    course, monkeypatch
+) -> None:
     mirror, own = "https://mirror.example/simple", "https://pip-only.example/simple"
-    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
-    monkeypatch.delenv("UV_DEFAULT_INDEX", raising=False)
     assert "PIP_INDEX_URL" not in course.pip_env(), "no mirror: pip's own configuration"
+    assert "UV_DEFAULT_INDEX" not in course.uv_env()
     monkeypatch.setenv("UV_DEFAULT_INDEX", mirror)
+    monkeypatch.setenv("PIP_INDEX_URL", "")  # empty counts as unset
     assert course.pip_env()["PIP_INDEX_URL"] == mirror
     monkeypatch.setenv("PIP_INDEX_URL", own)
-    assert course.pip_env()["PIP_INDEX_URL"] == own
+    assert course.pip_env()["PIP_INDEX_URL"] == own, "the user's own pip mirror wins"
+    assert course.uv_env()["UV_DEFAULT_INDEX"] == mirror, "and uv keeps its own"
+    monkeypatch.delenv("UV_DEFAULT_INDEX")
+    assert course.uv_env()["UV_DEFAULT_INDEX"] == own
+    monkeypatch.setenv("PIP_CERT", "/etc/proxy-root.pem")
+    assert course.uv_env()["SSL_CERT_FILE"] == "/etc/proxy-root.pem"
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/other.pem")
+    assert course.uv_env()["SSL_CERT_FILE"] == "/etc/other.pem"
+    monkeypatch.delenv("PIP_CERT")
+    assert "PIP_CERT" not in course.pip_env(), "OpenSSL's variable is not handed to pip"
+
+
+def test_the_installer_runs_pip_and_uv_in_those_environments(course, monkeypatch) -> None:
+    """install_locked runs pip (which fetches uv) in pip_env and uv in uv_env; so does lock."""
+    mirror = "https://mirror.example/simple"
+    monkeypatch.setenv("UV_DEFAULT_INDEX", mirror)
+    seen = {}
+
+    def pip_run(cmd, **kwargs):
+        seen["pip"] = (cmd, kwargs.get("env"))
+        return subprocess.CompletedProcess(cmd, 0)
+
+    def uv_popen(cmd, env):
+        seen["uv"] = (cmd, env)
+        raise RuntimeError("stop before installing")
+
+    monkeypatch.setattr(course.subprocess, "run", pip_run)
+    monkeypatch.setattr(course, "_popen", uv_popen)
+    with pytest.raises(RuntimeError, match="stop before installing"):
+        course.install_locked(".[test]")
+    pip_cmd, pip_env = seen["pip"]
+    assert pip_cmd[-1] == course.UV and pip_env["PIP_INDEX_URL"] == mirror
+    uv_cmd, uv_env = seen["uv"]
+    assert uv_cmd[1:3] == ["pip", "install"] and uv_env["UV_SYSTEM_CERTS"] == "1"
+    assert uv_env["UV_DEFAULT_INDEX"] == mirror
+
+    def run(cmd, env=None, capture=False):  # `course.py lock` re-resolving with uv
+        seen["lock"] = (cmd, env)
+        return 1
+
+    monkeypatch.setattr(course, "ensure_venv", lambda extras: None)
+    monkeypatch.setattr(course, "run", run)
+    assert course.lock(argparse.Namespace(upgrade=False)) == 1
+    lock_cmd, lock_env = seen["lock"]
+    assert lock_cmd[1:3] == ["pip", "compile"] and lock_env["UV_SYSTEM_CERTS"] == "1"
 
 
 def test_a_failing_notebook_is_left_untouched(tmp_path: Path) -> None:
