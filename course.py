@@ -228,8 +228,9 @@ def run(cmd: list[str], env: dict[str, str] | None = None, capture: bool = False
 
 
 #: Settings a user gives one installer that the other needs too, as (from, to) names: uv reads
-#: no pip configuration. A PyPI mirror goes both ways; pip's certificate file of a network that
-#: inspects HTTPS goes to uv (SSL_CERT_FILE is OpenSSL's variable, so it is not handed to pip).
+#: no pip configuration. A PyPI mirror goes both ways. PIP_CERT (the root certificate of a
+#: network that inspects HTTPS) goes to uv; SSL_CERT_FILE is not given to pip: other programs
+#: read it too, and it would replace the certificates pip trusts.
 TO_PIP = [("UV_DEFAULT_INDEX", "PIP_INDEX_URL")]
 TO_UV = [("PIP_INDEX_URL", "UV_DEFAULT_INDEX"), ("PIP_CERT", "SSL_CERT_FILE")]
 

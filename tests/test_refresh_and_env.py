@@ -8,6 +8,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import nbformat
@@ -102,6 +103,9 @@ def test_the_installer_trusts_the_systems_certificates_unless_told_otherwise(
     monkeypatch.delenv("UV_SYSTEM_CERTS")
     monkeypatch.setenv("UV_NATIVE_TLS", "0")
     assert "UV_SYSTEM_CERTS" not in course.uv_env(), "uv's older name for it wins too"
+    monkeypatch.setenv("UV_NATIVE_TLS", "")
+    env = course.uv_env()
+    assert env["UV_SYSTEM_CERTS"] == "1" and "UV_NATIVE_TLS" not in env, "empty: refused by uv"
     monkeypatch.delenv("UV_NATIVE_TLS")
     uv = Path(sys.executable).with_name("uv.exe" if os.name == "nt" else "uv")
     if not uv.exists():
@@ -151,7 +155,7 @@ def test_the_installer_runs_pip_and_uv_in_those_environments(course, monkeypatch
         seen["uv"] = (cmd, env)
         raise RuntimeError("stop before installing")
 
-    monkeypatch.setattr(course.subprocess, "run", pip_run)
+    monkeypatch.setattr(course, "subprocess", types.SimpleNamespace(run=pip_run))
     monkeypatch.setattr(course, "_popen", uv_popen)
     with pytest.raises(RuntimeError, match="stop before installing"):
         course.install_locked(".[test]")
